@@ -1,0 +1,456 @@
+"""The check model: what a check is, how one call into student code is made, how outputs compare.
+
+A check is split in two halves so that grading can be trusted:
+
+- the *trusted side* builds the inputs (:class:`Call` objects: plain numpy data) and
+  judges the outputs (compares with the reference, tests a property, names a known bug);
+- the *student side* only runs :func:`run_call`: build the student's object, call it,
+  turn whatever came back into plain data (:func:`to_plain`).
+
+In an instructor's grading run the student side is a sandboxed worker process
+(:mod:`grader.sandbox`); in a student's notebook it is the student's own kernel.
+This module is imported by both sides, so it must stay light (numpy; torch lazily).
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+# ---------------------------------------------------------------------------------------
+# Calls: one invocation of student code, described as plain data.
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Build:
+    """A helper object the student side constructs from grader code (a tiny model, an
+    optimizer...), named in :data:`grader.fixtures.FACTORIES`. Plain data on the wire."""
+
+    factory: str
+    params: dict = field(default_factory=dict)
+
+
+@dataclass
+class Call:
+    """One call into the student's answer.
+
+    kind "function": ``answer(*args, **kwargs)``.
+    kind "module": ``m = answer(**init)``; optionally ``m.load_state_dict(state)``;
+    ``m.train(train)``; then ``getattr(m, method)(*args, **kwargs)``.
+    ``torch_args`` turns numpy arrays in args into tensors (the PyTorch track).
+    ``post`` names a post-processing step of :data:`POSTPROCESS` (e.g. "grad", "introspect").
+    """
+
+    kind: str = "function"
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    init: dict = field(default_factory=dict)
+    state: dict | None = None
+    method: str = "forward"
+    train: bool = False
+    seed: int = 0
+    torch_args: bool = False
+    dtype: str = "float64"
+    post: str | None = None
+
+
+class StudentError(Exception):
+    """The student's code raised; carries the exception type, message and student frames."""
+
+    def __init__(self, exc_type: str, message: str, trace: str = ""):
+        super().__init__(f"{exc_type}: {message}")
+        self.exc_type, self.message, self.trace = exc_type, message, trace
+
+
+# ---------------------------------------------------------------------------------------
+# Student side: run one call, convert the result into plain data.
+# ---------------------------------------------------------------------------------------
+
+
+def _to_torch(value: Any, dtype: str):
+    import torch
+
+    if isinstance(value, np.ndarray):
+        tensor = torch.from_numpy(np.array(value))  # a copy: the student may write into it
+        return tensor.to(getattr(torch, dtype)) if tensor.is_floating_point() else tensor
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_torch(v, dtype) for v in value)
+    if isinstance(value, dict):
+        return {k: _to_torch(v, dtype) for k, v in value.items()}
+    return value
+
+
+def _materialise(value: Any, call: Call):
+    """Replace :class:`Build` markers by real objects; copy arrays (answers may mutate inputs)."""
+    if isinstance(value, Build):
+        from . import fixtures
+
+        return fixtures.FACTORIES[value.factory](**value.params)
+    if isinstance(value, np.ndarray):
+        return _to_torch(value, call.dtype) if call.torch_args else np.array(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_materialise(v, call) for v in value)
+    if isinstance(value, dict):
+        return {k: _materialise(v, call) for k, v in value.items()}
+    return value
+
+
+def run_call(answer: Any, call: Call) -> Any:
+    """Run ``call`` against ``answer`` (a function or an nn.Module class); return plain data.
+
+    Used on both sides: on the student's answer (student side) and on the reference
+    and the bug zoo (trusted side), so that all three see exactly the same inputs.
+    """
+    args = _materialise(call.args, call)
+    kwargs = _materialise(call.kwargs, call)
+    if call.post == "grad":
+        for value in args:
+            if getattr(value, "is_floating_point", lambda: False)():
+                value.requires_grad_(True)
+    if call.kind == "function":
+        if call.torch_args or call.post:
+            import torch
+
+            torch.manual_seed(call.seed)
+        result = answer(*args, **kwargs)
+        target = None
+    elif call.kind == "module":
+        import torch
+
+        torch.manual_seed(call.seed)
+        target = answer(**call.init)
+        target = target.to(getattr(torch, call.dtype))
+        if call.state is not None:
+            state = {k: torch.from_numpy(np.array(v)) for k, v in call.state.items()}
+            target.load_state_dict(state, strict=True)
+        target.train(call.train)
+        torch.manual_seed(call.seed)
+        if call.post == "introspect":
+            result = None
+        elif call.post == "grad":
+            result = getattr(target, call.method)(*args, **kwargs)
+        else:
+            with torch.no_grad():
+                result = getattr(target, call.method)(*args, **kwargs)
+    else:
+        raise ValueError(f"unknown call kind {call.kind!r}")
+    if call.post:
+        return to_plain(POSTPROCESS[call.post](result, target, args, kwargs))
+    return to_plain(result)
+
+
+def _post_grad(result, module, args, kwargs):
+    """Backpropagate sum(out * fixed weights) and return (out, grads of every float input)."""
+    import torch
+
+    out = result[0] if isinstance(result, (tuple, list)) else result
+    weights = torch.linspace(-1, 1, out.numel(), dtype=out.dtype).reshape(out.shape)
+    (out * weights).sum().backward()
+    grads = [a.grad for a in args if isinstance(a, torch.Tensor) and a.is_floating_point()]
+    if module is not None:
+        grads += [p.grad for _, p in sorted(module.named_parameters())]
+    return [out] + [g if g is not None else torch.zeros(()) for g in grads]
+
+
+def _post_introspect(result, module, args, kwargs):
+    """Names and shapes of parameters and buffers (is `pe` a buffer? are biases there?)."""
+    params = {name: list(p.shape) for name, p in module.named_parameters()}
+    buffers = {name: list(b.shape) for name, b in module.named_buffers()}
+    return {"parameters": params, "buffers": buffers}
+
+
+def _post_train_step(result, module, args, kwargs):
+    """After a student's train_step: the returned loss and the model's new parameters."""
+    model = args[0]
+    return {"loss": result, "params": [p.detach() for _, p in sorted(model.named_parameters())]}
+
+
+def _post_evaluate(result, module, args, kwargs):
+    """After a student's evaluate: the accuracy and whether the model's mode was restored."""
+    model = args[0]
+    return {"accuracy": result, "training_after": model.training}
+
+
+POSTPROCESS: dict[str, Callable] = {
+    "grad": _post_grad,
+    "introspect": _post_introspect,
+    "train_step": _post_train_step,
+    "evaluate": _post_evaluate,
+}
+
+
+def to_plain(value: Any) -> Any:
+    """Turn a returned value into plain data: numpy arrays (exact ``np.ndarray``, never a
+    subclass), Python scalars, strings, lists and dicts. Anything else is an error the
+    student must see ("returned a <type>")."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, float)) and type(value) in (int, float, bool):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return np.array(value, subok=False, copy=True)
+    mod = type(value).__module__ or ""
+    if mod.startswith("torch"):
+        import torch
+
+        if isinstance(value, torch.Tensor):
+            tensor = value.detach().cpu()
+            if tensor.dtype == torch.bfloat16 or tensor.dtype == torch.float16:
+                tensor = tensor.float()
+            return np.array(tensor.numpy(), subok=False, copy=True)
+        if isinstance(value, torch.device):
+            return {"__device__": str(value)}
+    if type(value) in (list, tuple):
+        return [to_plain(v) for v in value]
+    if type(value) is dict:
+        return {str(k): to_plain(v) for k, v in value.items()}
+    raise TypeError(f"returned a {type(value).__module__}.{type(value).__qualname__}, which is not an array, number or tuple")
+
+
+# ---------------------------------------------------------------------------------------
+# Trusted side: compare plain outputs.
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Comparison:
+    ok: bool
+    message: str = ""
+    metrics: dict = field(default_factory=dict)
+
+
+def tolerance_for(actual: np.ndarray) -> tuple[float, float]:
+    """(rtol, atol): tight for float64, looser when the student computed in float32."""
+    if actual.dtype == np.float64:
+        return 1e-7, 1e-9
+    return 2e-4, 1e-5
+
+
+def compare(actual: Any, expected: Any, path: str = "output") -> Comparison:
+    """Compare plain outputs; say where and by how much they differ."""
+    if isinstance(expected, np.ndarray):
+        if not isinstance(actual, np.ndarray):
+            if isinstance(actual, (int, float)) and expected.ndim == 0:
+                actual = np.array(actual)
+            else:
+                return Comparison(False, f"{path}: expected an array of shape {expected.shape}, got {_describe(actual)}")
+        if actual.shape != expected.shape:
+            return Comparison(
+                False,
+                f"{path}: expected shape {expected.shape}, got {actual.shape}",
+                {"expected_shape": list(expected.shape), "shape": list(actual.shape)},
+            )
+        if expected.dtype == bool or actual.dtype == bool:
+            if actual.dtype != bool and expected.dtype == bool:
+                return Comparison(False, f"{path}: expected a boolean array, got dtype {actual.dtype}")
+            wrong = actual != expected
+            if wrong.any():
+                index = tuple(int(i) for i in np.argwhere(wrong)[0])
+                return Comparison(False, f"{path}: {int(wrong.sum())} of {wrong.size} entries differ, first at {index}",
+                                  {"mismatches": int(wrong.sum()), "first_mismatch": list(index)})
+            return Comparison(True)
+        if not (np.issubdtype(actual.dtype, np.number)):
+            return Comparison(False, f"{path}: expected numbers, got dtype {actual.dtype}")
+        a = actual.astype(np.float64)
+        e = expected.astype(np.float64)
+        if np.issubdtype(expected.dtype, np.integer):
+            rtol, atol = 0.0, 0.0
+        else:
+            rtol, atol = tolerance_for(actual) if np.issubdtype(actual.dtype, np.floating) else (1e-7, 1e-9)
+        nan_a, nan_e = np.isnan(a), np.isnan(e)
+        if (nan_a != nan_e).any():
+            index = tuple(int(i) for i in np.argwhere(nan_a != nan_e)[0])
+            what = "NaN" if nan_a[index] else f"{a[index]!r}"
+            return Comparison(False, f"{path}: got {what} at {index} where {e[index]!r} was expected",
+                              {"nan_count": int(nan_a.sum()), "first_mismatch": list(index)})
+        diff = np.where(nan_a & nan_e, 0.0, np.abs(a - e))
+        diff = np.where(np.isinf(e) & (a == e), 0.0, diff)
+        bad = diff > atol + rtol * np.abs(e)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            finite = np.where(np.isfinite(diff), diff, 0.0) if diff.size else diff
+            max_abs = float(np.max(np.where(np.isnan(diff), np.inf, diff))) if diff.size else 0.0
+            max_rel = float(np.max(finite / np.maximum(np.abs(e), 1e-12))) if diff.size else 0.0
+        metrics = {"max_abs_error": max_abs, "max_rel_error": max_rel}
+        if bad.any():
+            index = tuple(int(i) for i in np.argwhere(bad)[0])
+            metrics["first_mismatch"] = list(index)
+            metrics["mismatches"] = int(bad.sum())
+            return Comparison(False, f"{path}: {int(bad.sum())} of {bad.size} values differ "
+                                     f"(max abs error {max_abs:.3g}), first at index {index}", metrics)
+        return Comparison(True, metrics=metrics)
+    if isinstance(expected, bool) or expected is None or isinstance(expected, str):
+        ok = type(actual) is type(expected) and actual == expected
+        return Comparison(ok, "" if ok else f"{path}: expected {expected!r}, got {_describe(actual)}")
+    if isinstance(expected, (int, float)):
+        if isinstance(actual, np.ndarray) and actual.size == 1:
+            actual = actual.item()
+        if type(actual) not in (int, float) or isinstance(actual, bool):
+            return Comparison(False, f"{path}: expected a number, got {_describe(actual)}")
+        if isinstance(expected, int) and isinstance(actual, int):
+            ok = actual == expected
+            return Comparison(ok, "" if ok else f"{path}: expected {expected}, got {actual}")
+        diff = abs(actual - expected) if math.isfinite(actual) else math.inf
+        ok = diff <= 1e-9 + 1e-6 * abs(expected)
+        return Comparison(ok, "" if ok else f"{path}: expected {expected:.6g}, got {actual:.6g}",
+                          {"max_abs_error": diff})
+    if isinstance(expected, list):
+        if not isinstance(actual, list) or len(actual) != len(expected):
+            return Comparison(False, f"{path}: expected {len(expected)} values, got {_describe(actual)}")
+        metrics: dict = {}
+        for i, (a, e) in enumerate(zip(actual, expected)):
+            result = compare(a, e, f"{path}[{i}]")
+            if not result.ok:
+                return result
+            metrics = _merge_metrics(metrics, result.metrics)
+        return Comparison(True, metrics=metrics)
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict) or set(actual) != set(expected):
+            return Comparison(False, f"{path}: expected keys {sorted(expected)}, got {_describe(actual)}")
+        metrics = {}
+        for key in expected:
+            result = compare(actual[key], expected[key], f"{path}[{key!r}]")
+            if not result.ok:
+                return result
+            metrics = _merge_metrics(metrics, result.metrics)
+        return Comparison(True, metrics=metrics)
+    raise TypeError(f"cannot compare expected value of type {type(expected)}")
+
+
+def _merge_metrics(a: dict, b: dict) -> dict:
+    merged = dict(a)
+    for key in ("max_abs_error", "max_rel_error"):
+        if key in b:
+            merged[key] = max(merged.get(key, 0.0), b[key])
+    return merged
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} (dtype {value.dtype})"
+    if isinstance(value, list):
+        return f"a sequence of {len(value)} values"
+    if isinstance(value, dict):
+        return f"a dict with keys {sorted(value)}"
+    return f"{type(value).__name__} {value!r}"[:120]
+
+
+# ---------------------------------------------------------------------------------------
+# Checks, exercises and results.
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Check:
+    """One graded check of one exercise.
+
+    ``calls(rng)`` builds the inputs on the trusted side (``rng`` is seeded from the
+    instructor's secret for hidden checks and fixed for public ones). The verdict is
+    either a comparison with ``oracle`` (public checks: built from PyTorch's own
+    functions or hand-computed values, so that they need no hidden reference), with the
+    reference from ``solutions/`` (hidden checks, ``oracle=None``), or ``judge(outputs, calls)``
+    for properties that need no reference at all.
+    """
+
+    name: str
+    description: str
+    calls: Callable[[np.random.Generator], list[Call]]
+    points: float = 1.0
+    hidden: bool = False
+    oracle: Callable | None = None
+    judge: Callable[[list, list[Call]], Comparison] | None = None
+    hint: str = ""  # shown when the check fails and no known mistake matches
+
+    @property
+    def uses_reference(self) -> bool:
+        return self.judge is None and self.oracle is None
+
+
+@dataclass
+class Exercise:
+    name: str
+    notebook: str
+    kind: str  # "function" | "module"
+    signature: tuple[str, ...]  # parameter names, in order (without self)
+    checks: list[Check]
+    where: str = ""  # where to look in the notebook, for messages
+    forbidden: tuple[str, ...] = ()  # names the answer may not use (built-ins that solve the exercise)
+    time_limit: float = 20.0
+
+    @property
+    def public_checks(self) -> list[Check]:
+        return [c for c in self.checks if not c.hidden]
+
+    @property
+    def hidden_checks(self) -> list[Check]:
+        return [c for c in self.checks if c.hidden]
+
+
+def check_seed(secret: str, exercise: str, check: str) -> int:
+    """The hidden checks' seed: reproducible for one secret, unpredictable without it."""
+    digest = hashlib.sha256(f"{secret}\0{exercise}\0{check}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+PUBLIC_SEED = 20171206  # public checks are fixed: a student sees the same inputs every run
+
+
+def build_calls(check: Check, exercise: str, secret: str | None) -> list[Call]:
+    seed = check_seed(secret or "", exercise, check.name) if check.hidden else PUBLIC_SEED
+    return check.calls(np.random.default_rng(seed))
+
+
+@dataclass
+class CheckResult:
+    exercise: str
+    name: str
+    description: str
+    points: float
+    earned: float
+    hidden: bool
+    status: str  # passed | failed | error | timeout | crashed | not_attempted | missing
+    message: str = ""
+    diagnosis: str = ""  # the named known mistake, when the output matches one
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class ExerciseResult:
+    exercise: str
+    notebook: str
+    status: str  # graded | not_attempted | missing | error | timeout | crashed | forbidden
+    checks: list[CheckResult] = field(default_factory=list)
+    message: str = ""
+    notes: list[str] = field(default_factory=list)  # warnings and stderr: reported, never penalised
+
+    @property
+    def points(self) -> float:
+        return sum(c.points for c in self.checks)
+
+    @property
+    def earned(self) -> float:
+        return sum(c.earned for c in self.checks)
+
+    def to_json(self) -> dict:
+        return {
+            "exercise": self.exercise,
+            "notebook": self.notebook,
+            "status": self.status,
+            "message": self.message,
+            "notes": self.notes,
+            "points": self.points,
+            "earned": self.earned,
+            "checks": [c.to_json() for c in self.checks],
+        }

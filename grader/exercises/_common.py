@@ -1,0 +1,32 @@
+"""Building blocks shared by the exercise definitions: input makers and property judges."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core import Comparison
+
+
+def rows_sum_to_one(axis: int = -1, allow_zero_rows: bool = False):
+    """Judge: every output sums to 1 along ``axis`` (or to 0, for fully masked rows)."""
+
+    def judge(outputs, calls) -> Comparison:
+        for i, out in enumerate(outputs):
+            out = out[0] if isinstance(out, list) else out
+            if not isinstance(out, np.ndarray) or not np.issubdtype(out.dtype, np.floating):
+                return Comparison(False, f"call {i}: expected a float array, got {type(out).__name__}")
+            if np.isnan(out).any():
+                return Comparison(False, f"call {i}: the output contains NaN")
+            sums = out.sum(axis=axis)
+            ok = np.isclose(sums, 1.0, atol=1e-5) | (allow_zero_rows & np.isclose(sums, 0.0, atol=1e-12))
+            if not ok.all():
+                index = tuple(int(j) for j in np.argwhere(~ok)[0])
+                return Comparison(False, f"call {i}: weights along axis {axis} sum to {sums[index]:.4g} at {index}, not 1",
+                                  {"first_mismatch": list(index)})
+        return Comparison(True)
+
+    return judge
+
+
+def distinct_shape(rng: np.random.Generator, n: int, low: int = 2, high: int = 9) -> list[int]:
+    """``n`` pairwise distinct sizes in [low, high): equal sizes hide axis bugs."""
+    return [int(s) for s in rng.choice(np.arange(low, high), size=n, replace=False)]

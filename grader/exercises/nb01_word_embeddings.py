@@ -1,0 +1,2 @@
+"""Checks for notebook 01_word_embeddings (being written)."""
+EXERCISES = []

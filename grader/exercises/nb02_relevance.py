@@ -1,0 +1,2 @@
+"""Checks for notebook 02_relevance (being written)."""
+EXERCISES = []

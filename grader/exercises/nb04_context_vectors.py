@@ -1,0 +1,2 @@
+"""Checks for notebook 04_context_vectors (being written)."""
+EXERCISES = []

@@ -1,0 +1,2 @@
+"""Checks for notebook 06_multi_head (being written)."""
+EXERCISES = []

@@ -1,0 +1,2 @@
+"""Checks for notebook 07_positional (being written)."""
+EXERCISES = []

@@ -1,0 +1,2 @@
+"""Checks for notebook 08_block (being written)."""
+EXERCISES = []

@@ -1,0 +1,2 @@
+"""Checks for notebook 09_encoder (being written)."""
+EXERCISES = []

@@ -1,0 +1,2 @@
+"""Checks for notebook 11_probing (being written)."""
+EXERCISES = []

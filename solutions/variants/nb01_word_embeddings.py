@@ -1,0 +1,1 @@
+"""Correct variants for notebook 01_word_embeddings (being written)."""

@@ -1,0 +1,1 @@
+"""Correct variants for notebook 02_relevance (being written)."""

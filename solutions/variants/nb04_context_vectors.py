@@ -1,0 +1,1 @@
+"""Correct variants for notebook 04_context_vectors (being written)."""

@@ -1,0 +1,1 @@
+"""Correct variants for notebook 05_attention (being written)."""

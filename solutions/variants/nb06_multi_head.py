@@ -1,0 +1,1 @@
+"""Correct variants for notebook 06_multi_head (being written)."""

@@ -1,0 +1,1 @@
+"""Correct variants for notebook 07_positional (being written)."""

@@ -1,0 +1,1 @@
+"""Correct variants for notebook 08_block (being written)."""

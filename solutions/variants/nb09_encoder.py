@@ -1,0 +1,1 @@
+"""Correct variants for notebook 09_encoder (being written)."""

@@ -1,0 +1,1 @@
+"""Correct variants for notebook 10_training (being written)."""

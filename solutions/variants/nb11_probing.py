@@ -1,0 +1,1 @@
+"""Correct variants for notebook 11_probing (being written)."""

@@ -1,0 +1,1 @@
+"""Known mistakes for notebook 01_word_embeddings (being written)."""

@@ -1,0 +1,1 @@
+"""Known mistakes for notebook 02_relevance (being written)."""

@@ -1,0 +1,1 @@
+"""Known mistakes for notebook 04_context_vectors (being written)."""

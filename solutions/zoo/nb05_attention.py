@@ -1,0 +1,1 @@
+"""Known mistakes for notebook 05_attention (being written)."""

@@ -1,0 +1,1 @@
+"""Known mistakes for notebook 06_multi_head (being written)."""

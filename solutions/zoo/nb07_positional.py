@@ -1,0 +1,1 @@
+"""Known mistakes for notebook 07_positional (being written)."""

@@ -1,0 +1,1 @@
+"""Known mistakes for notebook 08_block (being written)."""

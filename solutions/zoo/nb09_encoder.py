@@ -1,0 +1,1 @@
+"""Known mistakes for notebook 09_encoder (being written)."""

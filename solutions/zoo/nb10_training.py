@@ -1,0 +1,1 @@
+"""Known mistakes for notebook 10_training (being written)."""

@@ -1,0 +1,1 @@
+"""Known mistakes for notebook 11_probing (being written)."""
