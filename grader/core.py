@@ -266,8 +266,8 @@ def compare(actual: Any, expected: Any, path: str = "output") -> Comparison:
         nan_a, nan_e = np.isnan(a), np.isnan(e)
         if (nan_a != nan_e).any():
             index = tuple(int(i) for i in np.argwhere(nan_a != nan_e)[0])
-            what = "NaN" if nan_a[index] else f"{a[index]!r}"
-            return Comparison(False, f"{path}: got {what} at {index} where {e[index]!r} was expected",
+            what = "NaN" if nan_a[index] else f"{a[index]:.6g}"
+            return Comparison(False, f"{path}: got {what} at {index} where {e[index]:.6g} was expected",
                               {"nan_count": int(nan_a.sum()), "first_mismatch": list(index)})
         diff = np.where(nan_a & nan_e, 0.0, np.abs(a - e))
         diff = np.where(np.isinf(e) & (a == e), 0.0, diff)

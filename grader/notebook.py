@@ -1,0 +1,80 @@
+"""``check(answer)``: the student's immediate feedback, right after an exercise.
+
+Runs the exercise's public checks in the student's own kernel (fast; cheating here
+only fools oneself: grading reruns everything, hidden checks included, in a sandbox),
+shows a short table, and raises :class:`CheckFailed` when something fails so that an
+nbgrader test cell scores 0 for it.
+"""
+from __future__ import annotations
+
+import inspect
+import os
+
+from . import exercises
+from .core import ExerciseResult
+from .judge import grade_answer
+from .report import html_report, summary_line, text_report
+from .static import forbidden_uses
+
+
+class CheckFailed(AssertionError):
+    """A check did not pass. Rendered in Jupyter as one short line, not a traceback."""
+
+    def _render_traceback_(self):  # IPython's hook for custom exception display
+        return [f"\x1b[31mCheckFailed\x1b[0m: {self}"]
+
+
+class Report:
+    def __init__(self, result: ExerciseResult, hidden_total: int):
+        self.result, self.hidden_total = result, hidden_total
+
+    def _repr_html_(self) -> str:
+        return html_report(self.result, self.hidden_total)
+
+    def __repr__(self) -> str:
+        return text_report(self.result, self.hidden_total)
+
+
+def _display(report: Report) -> None:
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+
+        if get_ipython() is not None:
+            display(report)
+            return
+    except ImportError:
+        pass
+    print(repr(report))
+
+
+def check(answer, name: str | None = None, hidden: bool = False) -> ExerciseResult:
+    """Check ``answer`` (your function or class) against the exercise of the same name.
+
+    ``hidden=True`` also runs the hidden checks; that needs the instructor's reference
+    and secret (``GRADER_SECRET``), so it is for nbgrader's autograding, not for students.
+    """
+    name = name or getattr(answer, "__name__", None)
+    if name is None:
+        raise TypeError("check() needs your function or class itself, e.g. check(softmax)")
+    exercise = exercises.get(name)
+    try:
+        source = inspect.getsource(answer)
+    except (OSError, TypeError):
+        source = ""
+    uses = forbidden_uses(source, exercise.forbidden)
+    if uses:
+        result = ExerciseResult(exercise.name, exercise.notebook, "forbidden",
+                                message=f"this exercise is to write it yourself: your code uses {', '.join(uses)}")
+    else:
+        result = grade_answer(exercise, answer, include_hidden=hidden, secret=os.environ.get("GRADER_SECRET"))
+    hidden_total = 0 if hidden else len(exercise.hidden_checks)
+    _display(Report(result, hidden_total))
+    if result.status == "forbidden":
+        raise CheckFailed(result.message)
+    if result.status == "not_attempted":
+        raise CheckFailed(f"{name}: not attempted yet (replace the `raise NotImplementedError` with your code)")
+    failed = [c for c in result.checks if not c.passed]
+    if failed:
+        raise CheckFailed(f"{name}: {summary_line(result, hidden_total)}; see the table above")
+    return result
