@@ -1,0 +1,145 @@
+"""Grade whole submissions: extract, run each exercise in the sandbox, judge on this side."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import exercises as registry
+from .config import Config
+from .core import CheckResult, Exercise, ExerciseResult, build_calls
+from .extract import dependencies, extract
+from .judge import Outcome, judge
+from .sandbox import Sandbox
+from .static import forbidden_uses
+
+FATES = {
+    "timeout": "your code ran longer than {limit:g} s and was stopped (an endless loop? a very slow loop?)",
+    "crashed": "your code ended the grading process ({how}) before finishing, e.g. os._exit, a segfault or a kill",
+    "worker_lost": "the grading process was lost while running your code; the exercise could not be graded",
+}
+
+
+@dataclass
+class SubmissionResult:
+    submission: str
+    notebook: str | None
+    exercises: list[ExerciseResult] = field(default_factory=list)
+    error: str | None = None
+    isolated: bool = True
+    seconds: float = 0.0
+
+    @property
+    def earned(self) -> float:
+        return sum(e.earned for e in self.exercises)
+
+    @property
+    def points(self) -> float:
+        return sum(e.points for e in self.exercises)
+
+    def to_json(self) -> dict:
+        return {
+            "submission": self.submission,
+            "notebook": self.notebook,
+            "error": self.error,
+            "isolated": self.isolated,
+            "earned": self.earned,
+            "points": self.points,
+            "seconds": round(self.seconds, 3),
+            "exercises": [
+                {**e.to_json(), "all_or_nothing": e.points if e.checks and all(c.passed for c in e.checks) else 0.0}
+                for e in self.exercises
+            ],
+        }
+
+
+def _zero(exercise: Exercise, checks: list, status: str, message: str) -> ExerciseResult:
+    result = ExerciseResult(exercise.name, exercise.notebook, status, message=message)
+    result.checks = [CheckResult(exercise.name, c.name, c.description, c.points, 0.0, c.hidden, status, message)
+                     for c in checks]
+    return result
+
+
+def grade_exercise(exercise: Exercise, answer: str, setup: str, deps, sandbox: Sandbox, config: Config,
+                   include_hidden: bool) -> ExerciseResult:
+    checks = exercise.checks if include_hidden else exercise.public_checks
+    uses = forbidden_uses(answer, exercise.forbidden)
+    if uses:
+        return _zero(exercise, checks, "forbidden",
+                     f"this exercise is to write it yourself; the answer uses {', '.join(uses)}")
+    plans = [(check, build_calls(check, exercise.name, config.secret)) for check in checks]
+    all_calls = [call for _, calls in plans for call in calls]
+    limit = min(config.time_limit, exercise.time_limit) if exercise.time_limit else config.time_limit
+    job = sandbox.run(exercise.name, setup, answer, all_calls, deps, limit)
+    result = ExerciseResult(exercise.name, exercise.notebook, "graded")
+    result.notes += job.notes
+    if job.stderr.strip():
+        result.notes.append("printed to stderr: " + job.stderr.strip().splitlines()[-1][:200])
+    payload = job.result or {}
+    result.notes += [n for n in payload.get("notes", []) if isinstance(n, str)][:20]
+    if job.status != "finished" or not payload:
+        how = f"exit code {job.code}" if (job.code or 0) >= 0 else f"signal {-job.code}"
+        message = FATES.get(job.status, FATES["crashed"]).format(limit=limit, how=how)
+        return _zero(exercise, checks, "timeout" if job.status == "timeout" else "crashed", message)
+    if "fatal" in payload:
+        return _zero(exercise, checks, "error", str(payload["fatal"])[:500])
+    if "definition_error" in payload:
+        err = payload["definition_error"]
+        return _zero(exercise, checks, "error", f"the answer cell raised {err.get('type')}: {err.get('message')}")
+    raw = payload.get("calls", [])
+    if len(raw) != len(all_calls):
+        return _zero(exercise, checks, "crashed", "your code stopped part-way through the checks (exit or crash)")
+    outcomes = [Outcome(True, r.get("value")) if r.get("ok") is True else
+                Outcome(False, error_type=str(r.get("type")), error_message=str(r.get("message")), trace=str(r.get("trace", "")))
+                for r in raw]
+    position = 0
+    for check, calls in plans:
+        result.checks.append(judge(exercise, check, calls, outcomes[position:position + len(calls)]))
+        position += len(calls)
+    if all(c.status == "not_attempted" for c in result.checks):
+        result.status = "not_attempted"
+    return result
+
+
+def grade_submission(path: Path, config: Config, sandbox: Sandbox, include_hidden: bool = True) -> SubmissionResult:
+    started = time.monotonic()
+    extracted = extract(path)
+    result = SubmissionResult(str(path), extracted.notebook, isolated=sandbox.isolate)
+    if extracted.error:
+        result.error = extracted.error
+        for exercise in registry.for_notebook(extracted.notebook) if extracted.notebook else []:
+            result.exercises.append(_zero(exercise, exercise.checks, "missing", extracted.error))
+        return result
+    for exercise in registry.for_notebook(extracted.notebook):
+        checks = exercise.checks if include_hidden else exercise.public_checks
+        if exercise.name in extracted.problems:
+            result.exercises.append(_zero(exercise, checks, "missing", extracted.problems[exercise.name]))
+            continue
+        answer = extracted.answers[exercise.name]
+        deps = dependencies(exercise.name, extracted.answers)
+        try:
+            graded = grade_exercise(exercise, answer, extracted.setup, deps, sandbox, config, include_hidden)
+        except Exception as exc:  # the grader never crashes on a submission: this exercise only
+            graded = _zero(exercise, checks, "error", f"the grader could not run this exercise ({type(exc).__name__}: {exc})")
+        graded.notes[:0] = [n for n in extracted.notes if n.startswith(exercise.name)]
+        result.exercises.append(graded)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def result_name(submission: Path) -> str:
+    """``<stem>``, prefixed by the folder when it is not the current one (one folder per student)."""
+    folder = submission.resolve().parent
+    return submission.stem if folder == Path.cwd().resolve() else f"{folder.name}__{submission.stem}"
+
+
+def write_json(result: SubmissionResult, out_dir: Path) -> Path:
+    """Atomically write ``out_dir/<submission stem>.json``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{result_name(Path(result.submission))}.json"
+    tmp = target.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result.to_json(), indent=1))
+    os.replace(tmp, target)
+    return target

@@ -1,0 +1,88 @@
+"""Plain data across the sandbox boundary: JSON for structure, ``.npz`` for arrays.
+
+Nothing is ever unpickled: arrays are loaded with ``allow_pickle=False`` and the JSON
+decoder for the worker's outputs accepts only arrays, lists, dicts and scalars.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .core import Build, Call
+
+MAX_JSON_BYTES = 16 * 2**20
+
+
+def encode(value: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(value, np.ndarray):
+        key = f"a{len(arrays)}"
+        arrays[key] = value
+        return {"__nd__": key}
+    if isinstance(value, Call):
+        return {"__call__": {f.name: encode(getattr(value, f.name), arrays) for f in dataclasses.fields(Call)}}
+    if isinstance(value, Build):
+        return {"__build__": value.factory, "params": encode(value.params, arrays)}
+    if isinstance(value, tuple):
+        return {"__tuple__": [encode(v, arrays) for v in value]}
+    if isinstance(value, list):
+        return [encode(v, arrays) for v in value]
+    if isinstance(value, dict):
+        return {"__map__": {str(k): encode(v, arrays) for k, v in value.items()}}
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot send {type(value).__name__} across the sandbox boundary")
+
+
+def decode(value: Any, arrays, trusted: bool) -> Any:
+    """``trusted=False`` (the worker's outputs): only arrays, lists, dicts and scalars."""
+    if isinstance(value, list):
+        return [decode(v, arrays, trusted) for v in value]
+    if isinstance(value, dict):
+        if "__nd__" in value:
+            array = arrays[value["__nd__"]]
+            if array.dtype == object:
+                raise ValueError("object arrays are not plain data")
+            return array
+        if "__map__" in value:
+            return {k: decode(v, arrays, trusted) for k, v in value["__map__"].items()}
+        if trusted and "__tuple__" in value:
+            return tuple(decode(v, arrays, trusted) for v in value["__tuple__"])
+        if trusted and "__call__" in value:
+            return Call(**{k: decode(v, arrays, trusted) for k, v in value["__call__"].items()})
+        if trusted and "__build__" in value:
+            return Build(value["__build__"], decode(value["params"], arrays, trusted))
+        if set(value) == {"__device__"} and isinstance(value["__device__"], str):
+            return dict(value)
+        raise ValueError(f"unexpected object in data: keys {sorted(value)[:5]}")
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise ValueError(f"unexpected value of type {type(value).__name__}")
+
+
+def save(path_stem: Path, value: Any) -> None:
+    """Write ``stem.json`` + ``stem.npz`` atomically (rename into place)."""
+    arrays: dict[str, np.ndarray] = {}
+    doc = encode(value, arrays)
+    npz_tmp = path_stem.with_name(path_stem.name + ".tmp.npz")
+    np.savez(npz_tmp, **arrays)
+    os.replace(npz_tmp, path_stem.with_suffix(".npz"))
+    json_tmp = path_stem.with_name(path_stem.name + ".tmp.json")
+    json_tmp.write_text(json.dumps(doc))
+    os.replace(json_tmp, path_stem.with_suffix(".json"))
+
+
+def load(path_stem: Path, trusted: bool) -> Any:
+    json_path, npz_path = path_stem.with_suffix(".json"), path_stem.with_suffix(".npz")
+    if json_path.stat().st_size > MAX_JSON_BYTES:
+        raise ValueError("result too large")
+    doc = json.loads(json_path.read_text())
+    with np.load(npz_path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    return decode(doc, arrays, trusted)
