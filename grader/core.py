@@ -34,6 +34,11 @@ class Build:
     params: dict = field(default_factory=dict)
 
 
+class Spread(tuple):
+    """Returned by a factory whose objects belong together (a model and the optimizer bound
+    to *its* parameters): each item becomes its own argument of the call."""
+
+
 @dataclass
 class Call:
     """One call into the student's answer.
@@ -43,6 +48,8 @@ class Call:
     ``m.train(train)``; then ``getattr(m, method)(*args, **kwargs)``.
     ``torch_args`` turns numpy arrays in args into tensors (the PyTorch track).
     ``post`` names a post-processing step of :data:`POSTPROCESS` (e.g. "grad", "introspect").
+    ``repeat`` > 1 (kind "function"): call the answer that many times on the same objects;
+    the result is the list of what each call returned (two training steps in a row).
     """
 
     kind: str = "function"
@@ -56,6 +63,7 @@ class Call:
     torch_args: bool = False
     dtype: str = "float64"
     post: str | None = None
+    repeat: int = 1
 
 
 class StudentError(Exception):
@@ -93,7 +101,14 @@ def _materialise(value: Any, call: Call):
     if isinstance(value, np.ndarray):
         return _to_torch(value, call.dtype) if call.torch_args else np.array(value)
     if isinstance(value, (list, tuple)):
-        return type(value)(_materialise(v, call) for v in value)
+        items = []
+        for v in value:
+            built = _materialise(v, call)
+            if isinstance(built, Spread):
+                items.extend(built)
+            else:
+                items.append(built)
+        return type(value)(items)
     if isinstance(value, dict):
         return {k: _materialise(v, call) for k, v in value.items()}
     return value
@@ -116,7 +131,10 @@ def run_call(answer: Any, call: Call) -> Any:
             import torch
 
             torch.manual_seed(call.seed)
-        result = answer(*args, **kwargs)
+        if call.repeat > 1:
+            result = [answer(*args, **kwargs) for _ in range(call.repeat)]
+        else:
+            result = answer(*args, **kwargs)
         target = None
     elif call.kind == "module":
         import torch
@@ -175,11 +193,21 @@ def _post_evaluate(result, module, args, kwargs):
     return {"accuracy": result, "training_after": model.training}
 
 
+def _post_device(result, module, args, kwargs):
+    """After a student's pick_device: the answer and what *this* process can see, so the
+    verdict does not depend on the grading machine having the same hardware."""
+    import torch
+
+    mps = getattr(torch.backends, "mps", None)
+    return {"device": result, "cuda": torch.cuda.is_available(), "mps": bool(mps is not None and mps.is_available())}
+
+
 POSTPROCESS: dict[str, Callable] = {
     "grad": _post_grad,
     "introspect": _post_introspect,
     "train_step": _post_train_step,
     "evaluate": _post_evaluate,
+    "device": _post_device,
 }
 
 
@@ -262,7 +290,9 @@ def compare(actual: Any, expected: Any, path: str = "output") -> Comparison:
         if np.issubdtype(expected.dtype, np.integer):
             rtol, atol = 0.0, 0.0
         else:
-            rtol, atol = tolerance_for(actual) if np.issubdtype(actual.dtype, np.floating) else (1e-7, 1e-9)
+            # The looser of the two dtypes: float32 on either side limits the agreement possible.
+            loose = actual if np.issubdtype(actual.dtype, np.floating) and actual.dtype != np.float64 else expected
+            rtol, atol = tolerance_for(loose) if np.issubdtype(loose.dtype, np.floating) else (1e-7, 1e-9)
         nan_a, nan_e = np.isnan(a), np.isnan(e)
         if (nan_a != nan_e).any():
             index = tuple(int(i) for i in np.argwhere(nan_a != nan_e)[0])

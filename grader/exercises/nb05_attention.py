@@ -190,7 +190,7 @@ scaled_dot_product_attention = Exercise(
     forbidden=("scaled_dot_product_attention",),
     checks=[
         Check("by_hand", "q k^T / sqrt(4) = [[1, 0, 0], [0, 1, 0]]: weights [0.576, 0.212, 0.212] and "
-                         "[0.212, 0.576, 0.212]; out = weights @ v",
+                         "[0.212, 0.576, 0.212]; out = weights @ v, first column [3.18, 5.00]",
               lambda rng: [Call(args=(np.array([[2.0, 0, 0, 0], [0, 2.0, 0, 0]]),
                                       np.array([[1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, 0]]),
                                       np.arange(15.0).reshape(3, 5)), torch_args=True)],

@@ -1,1 +1,100 @@
-"""Correct variants for notebook 10_training (being written)."""
+"""Correct answers in other styles for notebook 10."""
+import torch
+
+from . import variant
+
+
+@variant("pick_device", "string_names")
+def pick_device_names():
+    name = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    return torch.device(name)
+
+
+@variant("pick_device", "indexed")
+def pick_device_indexed():
+    if torch.cuda.is_available():
+        return torch.device("cuda", 0)  # "cuda:0" is the same accelerator
+    if hasattr(torch.backends, "mps") and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device(type="cpu")
+
+
+@variant("train_step", "zero_grad_last")
+def train_step_zero_grad_last(model, batch, optimizer, loss_fn):
+    # the PyTorch quickstart's order: clear the gradients after the step, ready for the next one
+    model.train()
+    logits = model(*batch[:-1])
+    loss = loss_fn(logits, batch[-1])
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+    return float(loss)
+
+
+@variant("train_step", "model_zero_grad")
+def train_step_model_zero_grad(model, batch, optimizer, loss_fn):
+    inputs, labels = tuple(batch[:-1]), batch[-1]
+    model.train(True)
+    model.zero_grad(set_to_none=False)  # zeros instead of None: the same step
+    with torch.enable_grad():
+        loss = loss_fn(model(*inputs), labels)
+        grads = torch.autograd.grad(loss, [p for p in model.parameters()])
+    for p, g in zip(model.parameters(), grads):
+        p.grad = g
+    optimizer.step()
+    return loss.detach().item()
+
+
+@variant("train_step", "device_aware")
+def train_step_device_aware(model, batch, optimizer, loss_fn):
+    device = next(model.parameters()).device
+    *inputs, labels = [t.to(device) for t in batch]
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    loss = loss_fn(model(*inputs), labels)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+@variant("evaluate", "context_managers")
+def evaluate_context_managers(model, batches):
+    was_training = model.training
+    model.eval()
+    hits, seen = torch.zeros((), dtype=torch.long), 0
+    with torch.inference_mode():
+        for batch in batches:
+            logits = model(*batch[:-1])
+            hits += logits.argmax(-1).eq(batch[-1]).sum()
+            seen += len(batch[-1])
+    model.train(was_training)
+    return hits.item() / seen
+
+
+@variant("evaluate", "per_module_modes")
+def evaluate_per_module_modes(model, batches):
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    correct, total = 0, 0
+    try:
+        with torch.no_grad():
+            for *inputs, labels in batches:
+                predictions = torch.max(model(*inputs), dim=1).indices
+                correct += int((predictions == labels).sum())
+                total += labels.shape[0]
+    finally:
+        for module, mode in modes.items():
+            module.training = mode
+    return correct / total
+
+
+@variant("evaluate", "concatenate")
+def evaluate_concatenate(model, batches):
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        pairs = [(model(*inputs).argmax(dim=-1), labels) for *inputs, labels in batches]
+    model.train(was_training)
+    predictions = torch.cat([p for p, _ in pairs])
+    labels = torch.cat([y for _, y in pairs])
+    return (predictions == labels).float().mean().item()

@@ -1,1 +1,120 @@
-"""Known mistakes for notebook 05_attention (being written)."""
+"""Known mistakes for notebook 05: scaled_dot_product_attention, SelfAttention."""
+import math
+
+import torch
+from torch import nn
+
+from ..attention import SelfAttention, scaled_dot_product_attention
+from . import bug
+
+
+def _scores(q, k, scale=True):
+    scores = q @ k.transpose(-2, -1)
+    return scores / math.sqrt(q.size(-1)) if scale else scores
+
+
+def _masked_weights(scores, mask, dim=-1):
+    if mask is None:
+        return torch.softmax(scores, dim=dim)
+    weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=dim)
+    return weights.masked_fill(~mask, 0.0)
+
+
+@bug("scaled_dot_product_attention", "wrong_axis", "the softmax normalises over the queries (dim=-2) instead of the keys",
+     "Each query's weights must sum to 1 over the keys: torch.softmax(scores, dim=-1).")
+def sdpa_wrong_axis(q, k, v, mask=None):
+    weights = _masked_weights(_scores(q, k), mask, dim=-2)
+    return weights @ v, weights
+
+
+@bug("scaled_dot_product_attention", "no_scale", "the scores are not divided by sqrt(d_k)",
+     "Divide q @ k.transpose(-2, -1) by math.sqrt(q.size(-1)) before the softmax.")
+def sdpa_no_scale(q, k, v, mask=None):
+    weights = _masked_weights(_scores(q, k, scale=False), mask)
+    return weights @ v, weights
+
+
+@bug("scaled_dot_product_attention", "inverted_polarity", "the mask polarity is inverted (True treated as 'blocked', as in nn.MultiheadAttention)",
+     "In this course True means 'may attend' (as in F.scaled_dot_product_attention): fill -inf where the mask is False, i.e. masked_fill(~mask, ...).")
+def sdpa_inverted(q, k, v, mask=None):
+    weights = _masked_weights(_scores(q, k), None if mask is None else ~mask)
+    return weights @ v, weights
+
+
+@bug("scaled_dot_product_attention", "mask_after_softmax", "the mask is applied after the softmax, without renormalising",
+     "Mask the scores with -inf *before* the softmax, so the allowed weights still sum to 1.")
+def sdpa_mask_after(q, k, v, mask=None):
+    weights = torch.softmax(_scores(q, k), dim=-1)
+    if mask is not None:
+        weights = weights.masked_fill(~mask, 0.0)
+    return weights @ v, weights
+
+
+@bug("scaled_dot_product_attention", "nan_rows", "a fully masked row gives NaN (softmax of all -inf) instead of zeros",
+     "After the softmax, set the masked weights to 0 (weights.masked_fill(~mask, 0.0)): that also zeroes fully masked rows.")
+def sdpa_nan_rows(q, k, v, mask=None):
+    scores = _scores(q, k)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    return weights @ v, weights
+
+
+@bug("scaled_dot_product_attention", "values_from_keys", "the output mixes the keys instead of the values (weights @ k)",
+     "The output is weights @ v: its last dim is d_v = v.size(-1).")
+def sdpa_values_from_keys(q, k, v, mask=None):
+    weights = _masked_weights(_scores(q, k), mask)
+    return weights @ k, weights
+
+
+@bug("SelfAttention", "weight_not_transposed", "the projection uses x @ W instead of x @ W.T (nn.Linear stores W as (d_out, d_in))",
+     "Call the layer itself, self.q_proj(x), which computes x @ weight.T + bias; x @ self.q_proj.weight only "
+     "works by accident when d_in == d_out.")
+class SelfAttentionWeightNotTransposed(SelfAttention):
+    def forward(self, x, mask=None):
+        def project(layer):
+            y = x @ layer.weight
+            return y if layer.bias is None else y + layer.bias
+
+        return scaled_dot_product_attention(project(self.q_proj), project(self.k_proj), project(self.v_proj), mask)
+
+
+@bug("SelfAttention", "ignores_bias", "the projections use the weight matrices but forget the biases",
+     "Call the layers (self.q_proj(x)) instead of multiplying by .weight: they add the bias when bias=True.")
+class SelfAttentionIgnoresBias(SelfAttention):
+    def forward(self, x, mask=None):
+        q, k, v = (x @ layer.weight.T for layer in (self.q_proj, self.k_proj, self.v_proj))
+        return scaled_dot_product_attention(q, k, v, mask)
+
+
+@bug("SelfAttention", "bias_argument_ignored", "the `bias` argument is ignored: nn.Linear adds a bias by default",
+     "Pass it on: nn.Linear(d_in, d_out, bias=bias), so bias=False creates no bias parameters.")
+class SelfAttentionBiasAlways(SelfAttention):
+    def __init__(self, d_in, d_out, bias=False):
+        super().__init__(d_in, d_out, bias=bias)
+        self.q_proj = nn.Linear(d_in, d_out)
+        self.k_proj = nn.Linear(d_in, d_out)
+        self.v_proj = nn.Linear(d_in, d_out)
+
+
+@bug("SelfAttention", "queries_keys_swapped", "queries and keys are swapped (q from k_proj, k from q_proj): the scores are transposed",
+     "q = self.q_proj(x) asks, k = self.k_proj(x) is looked at: scores = q @ k.transpose(-2, -1).")
+class SelfAttentionSwapped(SelfAttention):
+    def forward(self, x, mask=None):
+        return scaled_dot_product_attention(self.k_proj(x), self.q_proj(x), self.v_proj(x), mask)
+
+
+@bug("SelfAttention", "values_from_keys", "the values come from the key projection (v = self.k_proj(x))",
+     "The output mixes the values: v = self.v_proj(x).")
+class SelfAttentionValuesFromKeys(SelfAttention):
+    def forward(self, x, mask=None):
+        k = self.k_proj(x)
+        return scaled_dot_product_attention(self.q_proj(x), k, k, mask)
+
+
+@bug("SelfAttention", "inverted_polarity", "the mask polarity is inverted (True treated as 'blocked')",
+     "In this course True means 'may attend': pass the mask on as it is, without ~mask.")
+class SelfAttentionInverted(SelfAttention):
+    def forward(self, x, mask=None):
+        q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
+        return scaled_dot_product_attention(q, k, v, None if mask is None else ~mask)

@@ -1,1 +1,100 @@
-"""Known mistakes for notebook 07_positional (being written)."""
+"""Known mistakes for notebook 07: sinusoidal_positional_encoding, PositionalEncoding."""
+import torch
+from torch import nn
+
+from ..positional import sinusoidal_positional_encoding as _correct_pe
+from . import bug
+
+
+def _angles(T, d_model, exponent):
+    """(T, ceil(d_model / 2)) angles pos / 10000**exponent, one per sin/cos pair."""
+    position = torch.arange(T, dtype=torch.float64).unsqueeze(1)
+    return position / 10000 ** exponent
+
+
+# --- sinusoidal_positional_encoding ----------------------------------------------------------
+
+
+@bug("sinusoidal_positional_encoding", "concatenated", "sin and cos are concatenated (all sines, then all cosines) "
+     "instead of interleaved",
+     "Columns must alternate sin, cos, sin, cos: pe[:, 0::2] = sin(angle) and pe[:, 1::2] = cos(angle), "
+     "not torch.cat([sin, cos], dim=-1).")
+def pe_concatenated(T, d_model):
+    angle = _angles(T, d_model, torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)
+    return torch.cat([torch.sin(angle), torch.cos(angle[:, : d_model // 2])], dim=-1)
+
+
+@bug("sinusoidal_positional_encoding", "exponent_i", "the exponent is i/d_model instead of 2i/d_model",
+     "The pair (2i, 2i+1) uses 10000**(2i / d_model): with i = 0, 1, 2... the exponent is 2*i / d_model "
+     "(or torch.arange(0, d_model, 2) / d_model).")
+def pe_exponent_i(T, d_model):
+    angle = _angles(T, d_model, torch.arange((d_model + 1) // 2, dtype=torch.float64) / d_model)
+    pe = torch.zeros(T, d_model, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(angle)
+    pe[:, 1::2] = torch.cos(angle[:, : d_model // 2])
+    return pe
+
+
+@bug("sinusoidal_positional_encoding", "column_exponent", "each column uses its own index j in the exponent "
+     "(the cosine of pair i gets (2i+1)/d_model instead of 2i/d_model)",
+     "A sin column and the cos column next to it share one frequency: for column j use the even index "
+     "2i = j - j % 2 in 10000**(2i / d_model).")
+def pe_column_exponent(T, d_model):
+    angle = _angles(T, d_model, torch.arange(d_model, dtype=torch.float64) / d_model)
+    even = torch.arange(d_model) % 2 == 0
+    return torch.where(even, torch.sin(angle), torch.cos(angle))
+
+
+@bug("sinusoidal_positional_encoding", "sin_cos_swapped", "sin and cos are swapped (cos in the even columns)",
+     "pe[pos, 2i] is the sine and pe[pos, 2i+1] the cosine: row 0 must start [0, 1, 0, 1, ...].")
+def pe_swapped(T, d_model):
+    angle = _angles(T, d_model, torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)
+    pe = torch.zeros(T, d_model, dtype=torch.float64)
+    pe[:, 0::2] = torch.cos(angle)
+    pe[:, 1::2] = torch.sin(angle[:, : d_model // 2])
+    return pe
+
+
+# --- PositionalEncoding ----------------------------------------------------------------------
+
+
+@bug("PositionalEncoding", "not_added", "the positional encoding is never added: forward returns x unchanged",
+     "forward must return x + self.pe[:x.size(1)] (then dropout), not x itself.")
+class PENotAdded(nn.Module):
+    def __init__(self, d_model, max_len=512, dropout=0.0):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.register_buffer("pe", _correct_pe(max_len, d_model))
+
+    def forward(self, x):
+        return self.dropout(x)
+
+
+@bug("PositionalEncoding", "wrong_axis", "the table is sliced by the batch size (pe[:B]) and added across time",
+     "x is (B, T, d_model), batch first: use self.pe[:x.size(1)] (T positions), which broadcasts over the "
+     "batch. pe[:x.size(0)] is the recipe for (T, B, d_model) inputs.")
+class PEWrongAxis(PENotAdded):
+    def forward(self, x):
+        return self.dropout(x + self.pe[: x.size(0)].unsqueeze(1))
+
+
+@bug("PositionalEncoding", "parameter", "`pe` is stored as an nn.Parameter instead of a buffer",
+     "A Parameter is trained by the optimizer: the table must stay fixed. Use self.register_buffer('pe', pe).")
+class PEParameter(nn.Module):
+    def __init__(self, d_model, max_len=512, dropout=0.0):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.pe = nn.Parameter(_correct_pe(max_len, d_model), requires_grad=False)
+
+    def forward(self, x):
+        return self.dropout(x + self.pe[: x.size(1)])
+
+
+@bug("PositionalEncoding", "plain_attribute", "`pe` is a plain tensor attribute, not a registered buffer",
+     "self.pe = table is invisible to .to(device) (a device error on the GPU) and to state_dict: "
+     "use self.register_buffer('pe', table).")
+class PEPlainAttribute(PEParameter):
+    def __init__(self, d_model, max_len=512, dropout=0.0):
+        nn.Module.__init__(self)
+        self.dropout = nn.Dropout(dropout)
+        self.pe = _correct_pe(max_len, d_model)

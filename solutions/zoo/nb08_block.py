@@ -1,1 +1,116 @@
-"""Known mistakes for notebook 08_block (being written)."""
+"""Known mistakes for notebook 08: layer_norm, FeedForward, EncoderBlock."""
+import torch
+import torch.nn.functional as F
+
+from ..block import EncoderBlock as _EncoderBlock
+from ..block import FeedForward as _FeedForward
+from . import bug
+
+# --- layer_norm ---------------------------------------------------------------------------
+
+
+@bug("layer_norm", "unbiased_variance", "LayerNorm uses the unbiased variance (divides by d - 1 instead of d)",
+     "torch.var divides by d - 1 by default: use x.var(dim=-1, keepdim=True, unbiased=False) "
+     "(or correction=0), or ((x - mean) ** 2).mean(dim=-1, keepdim=True).")
+def layer_norm_unbiased(x, gamma, beta, eps=1e-5):
+    mean = x.mean(dim=-1, keepdim=True)
+    var = x.var(dim=-1, keepdim=True)
+    return (x - mean) / torch.sqrt(var + eps) * gamma + beta
+
+
+@bug("layer_norm", "eps_outside_sqrt", "eps is added outside the square root (sqrt(var) + eps)",
+     "Write (x - mean) / torch.sqrt(var + eps): eps belongs inside the root, as in nn.LayerNorm.")
+def layer_norm_eps_outside(x, gamma, beta, eps=1e-5):
+    mean = x.mean(dim=-1, keepdim=True)
+    var = x.var(dim=-1, keepdim=True, unbiased=False)
+    return (x - mean) / (torch.sqrt(var) + eps) * gamma + beta
+
+
+@bug("layer_norm", "wrong_dim", "LayerNorm statistics are taken over the wrong dimension (down the rows, "
+     "like BatchNorm, instead of over each row's features)",
+     "LayerNorm normalises each token on its own: mean and var over dim=-1 with keepdim=True, not dim=0.")
+def layer_norm_wrong_dim(x, gamma, beta, eps=1e-5):
+    mean = x.mean(dim=0, keepdim=True)
+    var = x.var(dim=0, keepdim=True, unbiased=False)
+    return (x - mean) / torch.sqrt(var + eps) * gamma + beta
+
+
+# --- FeedForward --------------------------------------------------------------------------
+
+
+@bug("FeedForward", "no_activation", "the feed-forward network has no activation between its two linear layers",
+     "Without a non-linearity linear2(linear1(x)) is one linear map: apply the activation to linear1's output.")
+class FeedForwardNoActivation(_FeedForward):
+    def forward(self, x):
+        return self.linear2(self.dropout(self.linear1(x)))
+
+
+@bug("FeedForward", "ignores_activation", "the feed-forward network always uses ReLU and ignores `activation`",
+     "Choose the function from the `activation` argument in __init__: F.relu for \"relu\", F.gelu for \"gelu\".")
+class FeedForwardAlwaysRelu(_FeedForward):
+    def forward(self, x):
+        return self.linear2(self.dropout(F.relu(self.linear1(x))))
+
+
+@bug("FeedForward", "gelu_tanh", "GELU uses the tanh approximation instead of the exact erf form",
+     "Use F.gelu(h) (approximate=\"none\"), as nn.TransformerEncoderLayer does; the tanh form differs by ~1e-3.")
+class FeedForwardGeluTanh(_FeedForward):
+    def forward(self, x):
+        h = self.linear1(x)
+        h = F.gelu(h, approximate="tanh") if self.activation is F.gelu else F.relu(h)
+        return self.linear2(self.dropout(h))
+
+
+@bug("FeedForward", "dropout_in_eval", "dropout stays active in eval mode",
+     "F.dropout(h, p) drops units even after model.eval(): use the nn.Dropout module, or pass "
+     "training=self.training.")
+class FeedForwardDropoutInEval(_FeedForward):
+    def forward(self, x):
+        return self.linear2(F.dropout(self.activation(self.linear1(x)), self.dropout.p))
+
+
+# --- EncoderBlock -------------------------------------------------------------------------
+
+
+@bug("EncoderBlock", "pre_post_swapped", "post-LN and pre-LN are swapped (norm_first=False must normalise after "
+     "the residual add)",
+     "norm_first=False (post-LN, like the original Transformer): x = norm1(x + attn(x)). "
+     "norm_first=True (pre-LN): x = x + attn(norm1(x)). Check which branch of your `if` does which.")
+class EncoderBlockSwapped(_EncoderBlock):
+    def forward(self, x, mask=None):
+        if not self.norm_first:
+            x = x + self._attention_block(self.norm1(x), mask)
+            return x + self.dropout2(self.ff(self.norm2(x)))
+        x = self.norm1(x + self._attention_block(x, mask))
+        return self.norm2(x + self.dropout2(self.ff(x)))
+
+
+@bug("EncoderBlock", "no_residual", "the residual connections are missing (the block forgets its input x)",
+     "Each sub-layer adds its result to its input: x + self_attn(...), x + ff(...).")
+class EncoderBlockNoResidual(_EncoderBlock):
+    def forward(self, x, mask=None):
+        if self.norm_first:
+            x = self._attention_block(self.norm1(x), mask)
+            return self.dropout2(self.ff(self.norm2(x)))
+        x = self.norm1(self._attention_block(x, mask))
+        return self.norm2(self.dropout2(self.ff(x)))
+
+
+@bug("EncoderBlock", "mask_ignored", "the mask is not passed to the self-attention",
+     "Call self.self_attn(x, mask): without it, padding and future tokens are attended to.")
+class EncoderBlockMaskIgnored(_EncoderBlock):
+    def forward(self, x, mask=None):
+        return super().forward(x, None)
+
+
+@bug("EncoderBlock", "dropout_in_eval", "dropout stays active in eval mode",
+     "F.dropout(out, p) drops units even after model.eval(): use nn.Dropout modules, or pass "
+     "training=self.training.")
+class EncoderBlockDropoutInEval(_EncoderBlock):
+    def forward(self, x, mask=None):
+        p = self.dropout1.p
+        if self.norm_first:
+            x = x + F.dropout(self.self_attn(self.norm1(x), mask)[0], p)
+            return x + F.dropout(self.ff(self.norm2(x)), p)
+        x = self.norm1(x + F.dropout(self.self_attn(x, mask)[0], p))
+        return self.norm2(x + F.dropout(self.ff(x), p))

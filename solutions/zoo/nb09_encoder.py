@@ -1,1 +1,105 @@
-"""Known mistakes for notebook 09_encoder (being written)."""
+"""Known mistakes for notebook 09: TransformerEncoder, count_parameters."""
+import math
+
+import torch.nn.functional as F
+
+from ..encoder import TransformerEncoder as _TransformerEncoder
+from . import bug
+
+# --- TransformerEncoder -------------------------------------------------------------------
+
+
+def _stack(model, x, mask, return_all_layers, with_input=True, final_norm=True, pass_mask=True):
+    """The layer loop of the reference, with one piece switchable off."""
+    hidden = [x] if with_input else []
+    for layer in model.layers:
+        x = layer(x, mask if pass_mask else None)
+        hidden.append(x)
+    if final_norm:
+        hidden[-1] = model.final_norm(x)
+    return hidden if return_all_layers else hidden[-1]
+
+
+@bug("TransformerEncoder", "no_positional_encoding", "the positional encoding is not added to the embeddings",
+     "Without positions the encoder cannot tell word order: x = self.pos_encoding(self.embedding(token_ids)).")
+class EncoderNoPositions(_TransformerEncoder):
+    def forward(self, token_ids, mask=None, return_all_layers=False):
+        return _stack(self, self.embedding(token_ids), mask, return_all_layers)
+
+
+@bug("TransformerEncoder", "sqrt_d_scaling", "the embeddings are multiplied by sqrt(d_model) before the positions "
+     "are added (the Annotated Transformer does this; this course's encoder does not)",
+     "Add the positional encoding to the plain embeddings: x = self.pos_encoding(self.embedding(token_ids)).")
+class EncoderSqrtScaling(_TransformerEncoder):
+    def forward(self, token_ids, mask=None, return_all_layers=False):
+        x = self.embedding(token_ids) * math.sqrt(self.embedding.embedding_dim)
+        return _stack(self, self.pos_encoding(x), mask, return_all_layers)
+
+
+@bug("TransformerEncoder", "final_norm_missing", "the final LayerNorm of the pre-LN stack is never applied",
+     "After the last layer, x = self.final_norm(x) (it is the identity for post-LN, so always calling it is safe).")
+class EncoderNoFinalNorm(_TransformerEncoder):
+    def forward(self, token_ids, mask=None, return_all_layers=False):
+        return _stack(self, self.pos_encoding(self.embedding(token_ids)), mask, return_all_layers, final_norm=False)
+
+
+@bug("TransformerEncoder", "mask_not_passed", "the mask is not passed on to the layers",
+     "Call every layer with the mask: x = layer(x, mask); otherwise padding and future tokens leak in.")
+class EncoderMaskNotPassed(_TransformerEncoder):
+    def forward(self, token_ids, mask=None, return_all_layers=False):
+        return _stack(self, self.pos_encoding(self.embedding(token_ids)), mask, return_all_layers, pass_mask=False)
+
+
+@bug("TransformerEncoder", "dropout_in_eval", "dropout stays active in eval mode",
+     "F.dropout(x, p) drops units even after model.eval(): use nn.Dropout modules (or self.pos_encoding, "
+     "which has one), or pass training=self.training.")
+class EncoderDropoutInEval(_TransformerEncoder):
+    def forward(self, token_ids, mask=None, return_all_layers=False):
+        T = token_ids.shape[1]
+        x = F.dropout(self.embedding(token_ids) + self.pos_encoding.pe[:T], self.pos_encoding.dropout.p)
+        return _stack(self, x, mask, return_all_layers)
+
+
+@bug("TransformerEncoder", "all_layers_missing_input", "return_all_layers leaves out the embedded input "
+     "(n_layers arrays instead of n_layers + 1)",
+     "Start the list with the embedded input (embeddings + positions), before the first layer.")
+class EncoderAllLayersNoInput(_TransformerEncoder):
+    def forward(self, token_ids, mask=None, return_all_layers=False):
+        return _stack(self, self.pos_encoding(self.embedding(token_ids)), mask, return_all_layers, with_input=False)
+
+
+# --- count_parameters ---------------------------------------------------------------------
+
+
+def _count(vocab_size, d_model, d_ff, n_layers, norm_first, biases=True, norms=True, final_norm=True, out_proj=True):
+    b = 1 if biases else 0
+    attention = (4 if out_proj else 3) * (d_model * d_model + b * d_model)
+    feed_forward = d_model * d_ff + b * d_ff + d_ff * d_model + b * d_model
+    layer_norms = 2 * 2 * d_model if norms else 0
+    last = 2 * d_model if (norm_first and final_norm and norms) else 0
+    return vocab_size * d_model + n_layers * (attention + feed_forward + layer_norms) + last
+
+
+@bug("count_parameters", "no_biases", "the count leaves out the biases of the linear layers",
+     "Each nn.Linear(d_in, d_out) has d_in * d_out weights plus d_out biases: q, k, v, out_proj, linear1, linear2.")
+def count_no_biases(vocab_size, d_model, n_heads, d_ff, n_layers, norm_first=False):
+    return _count(vocab_size, d_model, d_ff, n_layers, norm_first, biases=False)
+
+
+@bug("count_parameters", "no_layernorm", "the count leaves out the LayerNorm parameters",
+     "Each LayerNorm(d_model) has d_model weights (gamma) and d_model biases (beta): two per layer, "
+     "plus the final one in a pre-LN stack.")
+def count_no_layernorm(vocab_size, d_model, n_heads, d_ff, n_layers, norm_first=False):
+    return _count(vocab_size, d_model, d_ff, n_layers, norm_first, norms=False)
+
+
+@bug("count_parameters", "no_final_norm", "the count ignores the final LayerNorm of a pre-LN stack",
+     "When norm_first is True the encoder ends with one more LayerNorm: add 2 * d_model.")
+def count_no_final_norm(vocab_size, d_model, n_heads, d_ff, n_layers, norm_first=False):
+    return _count(vocab_size, d_model, d_ff, n_layers, norm_first, final_norm=False)
+
+
+@bug("count_parameters", "no_out_proj", "the count leaves out the attention's output projection",
+     "Multi-head attention has four d_model x d_model projections (q, k, v and out_proj), each with a bias.")
+def count_no_out_proj(vocab_size, d_model, n_heads, d_ff, n_layers, norm_first=False):
+    return _count(vocab_size, d_model, d_ff, n_layers, norm_first, out_proj=False)

@@ -1,1 +1,162 @@
-"""Known mistakes for notebook 10_training (being written)."""
+"""Known mistakes for notebook 10: pick_device, train_step, evaluate."""
+import torch
+
+from . import bug
+
+# pick_device: which mistakes can be seen depends on the machine that grades. On a machine
+# with CUDA, "always cuda" is the right answer; on one without, "always cpu" is. Only the
+# mistakes visible here are registered (checking mps before cuda is visible nowhere: no
+# machine has both).
+_CUDA = torch.cuda.is_available()
+_MPS = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+
+
+@bug("pick_device", "returns_string", "pick_device returns the device name as a string instead of a torch.device",
+     "Return torch.device(\"cuda\") (or \"mps\", \"cpu\"), not the bare string: .to(device) accepts both, "
+     "but device.type and comparisons with tensor.device need a torch.device.")
+def pick_device_string():
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+if not _CUDA:
+
+    @bug("pick_device", "always_cuda", "pick_device answers cuda on a machine without CUDA "
+         "(often `torch.cuda.is_available` without the parentheses: a function is always true)",
+         "Call the function: `if torch.cuda.is_available():`, with the parentheses.")
+    def pick_device_always_cuda():
+        if torch.cuda.is_available:  # the function object itself: always true
+            return torch.device("cuda")
+        return torch.device("cpu")
+
+
+if not (_CUDA or _MPS):
+
+    @bug("pick_device", "mps_not_called", "pick_device answers mps on a machine without MPS "
+         "(`torch.backends.mps.is_available` without the parentheses)",
+         "Call the function: `torch.backends.mps.is_available()`, with the parentheses.")
+    def pick_device_mps_not_called():
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available:  # the function object itself: always true
+            return torch.device("mps")
+        return torch.device("cpu")
+
+
+if _CUDA or _MPS:
+
+    @bug("pick_device", "always_cpu", "pick_device always answers cpu, even though an accelerator is available",
+         "Check torch.cuda.is_available() first, then torch.backends.mps.is_available(), and only then fall back to the CPU.")
+    def pick_device_always_cpu():
+        return torch.device("cpu")
+
+
+@bug("train_step", "returns_tensor", "train_step returns the loss tensor instead of a Python float",
+     "Return loss.item(): a plain float, detached from the graph (a tensor keeps the whole graph alive).")
+def train_step_returns_tensor(model, batch, optimizer, loss_fn):
+    *inputs, labels = batch
+    model.train()
+    optimizer.zero_grad()
+    loss = loss_fn(model(*inputs), labels)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+@bug("train_step", "no_zero_grad", "train_step never clears the gradients, so each step adds the previous steps' gradients",
+     "PyTorch accumulates into .grad: call optimizer.zero_grad() before loss.backward() in every step.")
+def train_step_no_zero_grad(model, batch, optimizer, loss_fn):
+    *inputs, labels = batch
+    model.train()
+    loss = loss_fn(model(*inputs), labels)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+@bug("train_step", "no_step", "train_step computes the gradients but never updates the weights (optimizer.step() missing)",
+     "After loss.backward(), call optimizer.step(): backward only computes gradients, step applies them.")
+def train_step_no_step(model, batch, optimizer, loss_fn):
+    *inputs, labels = batch
+    model.train()
+    optimizer.zero_grad()
+    loss = loss_fn(model(*inputs), labels)
+    loss.backward()
+    return loss.item()
+
+
+@bug("train_step", "forgets_train_mode", "train_step never puts the model in training mode, so a model coming from "
+     "evaluate() trains with dropout off",
+     "Start the step with model.train(): the model may arrive in eval mode.")
+def train_step_forgets_train(model, batch, optimizer, loss_fn):
+    *inputs, labels = batch
+    optimizer.zero_grad()
+    loss = loss_fn(model(*inputs), labels)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+@bug("train_step", "eval_mode", "train_step puts the model in eval mode, so dropout is off while training",
+     "Use model.train() in train_step; model.eval() belongs in evaluate.")
+def train_step_eval_mode(model, batch, optimizer, loss_fn):
+    *inputs, labels = batch
+    model.eval()
+    optimizer.zero_grad()
+    loss = loss_fn(model(*inputs), labels)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+@bug("evaluate", "train_mode", "evaluate runs the model in training mode, so dropout changes the predictions",
+     "Call model.eval() before predicting (and restore the previous mode afterwards).")
+@torch.no_grad()
+def evaluate_train_mode(model, batches):
+    correct = total = 0
+    for *inputs, labels in batches:
+        correct += (model(*inputs).argmax(dim=-1) == labels).sum().item()
+        total += labels.numel()
+    return correct / total
+
+
+@bug("evaluate", "mode_not_restored", "evaluate leaves the model in eval mode instead of the mode it arrived in",
+     "Save was_training = model.training before model.eval(), and call model.train(was_training) before returning.")
+@torch.no_grad()
+def evaluate_not_restored(model, batches):
+    model.eval()
+    correct = total = 0
+    for *inputs, labels in batches:
+        correct += (model(*inputs).argmax(dim=-1) == labels).sum().item()
+        total += labels.numel()
+    return correct / total
+
+
+@bug("evaluate", "wrong_axis", "evaluate takes the argmax over the batch axis instead of the class axis",
+     "logits have shape (batch, classes): the prediction of each example is logits.argmax(dim=-1).")
+@torch.no_grad()
+def evaluate_wrong_axis(model, batches):
+    was_training = model.training
+    model.eval()
+    correct = total = 0
+    for *inputs, labels in batches:
+        correct += (model(*inputs).argmax(dim=0) == labels).sum().item()
+        total += labels.numel()
+    model.train(was_training)
+    return correct / total
+
+
+@bug("evaluate", "mean_over_batches", "evaluate averages the per-batch accuracies, so a small batch counts as much as a full one",
+     "Add up correct predictions and examples over all batches and divide once at the end.")
+@torch.no_grad()
+def evaluate_mean_over_batches(model, batches):
+    was_training = model.training
+    model.eval()
+    accuracies = []
+    for *inputs, labels in batches:
+        accuracies.append((model(*inputs).argmax(dim=-1) == labels).double().mean().item())
+    model.train(was_training)
+    return sum(accuracies) / len(accuracies)
