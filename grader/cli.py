@@ -13,7 +13,7 @@ from .sandbox import NOT_ISOLATED_WARNING, Sandbox, bwrap_path
 
 
 def _table(result) -> str:
-    lines = [f"== {result.submission} ({result.notebook or '?'}): {result.earned:g}/{result.points:g} points"]
+    lines = [f"== {result.submission} ({', '.join(result.notebooks) or '?'}): {result.earned:g}/{result.points:g} points"]
     if result.error:
         lines.append(f"   {result.error}")
     for ex in result.exercises:

@@ -23,8 +23,8 @@ DEFAULT_SETUP = "import math\nimport numpy as np\nimport torch\nimport torch.nn.
 
 @dataclass
 class Extracted:
-    notebook: str | None  # notebook stem, e.g. "03_softmax"
-    setup: str = DEFAULT_SETUP
+    notebooks: list[str]  # notebook stems, e.g. ["03_softmax"]; a .py file may answer several
+    setups: dict[str, str] = field(default_factory=dict)  # notebook -> the instructor's setup code
     answers: dict[str, str] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)  # exercise -> what is wrong
     error: str | None = None  # the whole file is unusable (corrupt JSON, syntax error)
@@ -49,13 +49,14 @@ def instructor_setup(notebook: str) -> str:
     return DEFAULT_SETUP
 
 
-def _guess_notebook(path: Path, names: set[str]) -> str | None:
+def _guess_notebooks(path: Path, names: set[str], many: bool = False) -> list[str]:
+    """The notebook(s) a submission answers: from the exercise names it contains, else its file name."""
     votes = Counter(ex.notebook for name, ex in registry.EXERCISES.items() if name in names)
     if votes:
-        return votes.most_common(1)[0][0]
-    stem = path.stem
-    notebooks = {ex.notebook for ex in registry.EXERCISES.values()}
-    return next((nb for nb in notebooks if stem.startswith(nb) or nb in stem), None)
+        ranked = [nb for nb, _ in votes.most_common()]
+        return sorted(ranked) if many else ranked[:1]
+    notebooks = sorted({ex.notebook for ex in registry.EXERCISES.values()})
+    return [nb for nb in notebooks if path.stem.startswith(nb) or nb in path.stem][:1]
 
 
 def _defines(source: str, name: str) -> bool:
@@ -66,6 +67,24 @@ def _defines(source: str, name: str) -> bool:
     return any(isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)) and n.name == name for n in tree.body)
 
 
+def _defined_names(cells: list) -> set[str]:
+    """Top-level def/class names of all code cells (to recognise a notebook without metadata)."""
+    names: set[str] = set()
+    for cell in cells:
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            try:
+                tree = ast.parse(_python_only(_source(cell)))
+            except SyntaxError:
+                continue
+            names.update(n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
+    return names
+
+
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
 def from_notebook(path: Path) -> Extracted:
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -73,23 +92,24 @@ def from_notebook(path: Path) -> Extracted:
         if not isinstance(cells, list):
             raise ValueError("'cells' is not a list")
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
-        return Extracted(None, error=f"{Path(path).name} is not a readable notebook ({type(exc).__name__}: {exc}). "
+        return Extracted([], error=f"{Path(path).name} is not a readable notebook ({type(exc).__name__}: {exc}). "
                                      "Open it in JupyterLab to see whether it is damaged; resubmit a saved copy.")
     by_id: dict[str, list[dict]] = {}
     for cell in cells:
         grade_id = (cell.get("metadata") or {}).get("nbgrader", {}).get("grade_id") if isinstance(cell, dict) else None
         if grade_id:
             by_id.setdefault(grade_id, []).append(cell)
-    notebook = _guess_notebook(Path(path), set(by_id))
-    result = Extracted(notebook)
-    if notebook is None:
+    notebooks = _guess_notebooks(Path(path), set(by_id) & set(registry.EXERCISES) or _defined_names(cells))
+    result = Extracted(notebooks)
+    if not notebooks:
         result.error = (f"{Path(path).name}: no exercise of this course found (no answer cell has a known grade_id). "
                         "Is this the right file?")
         return result
-    result.setup = instructor_setup(notebook)
+    notebook = notebooks[0]
+    result.setups[notebook] = instructor_setup(notebook)
+    source = _source
     for exercise in registry.for_notebook(notebook):
         found = by_id.get(exercise.name, [])
-        source = lambda cell: "".join(cell["source"]) if isinstance(cell.get("source"), list) else str(cell.get("source", ""))
         if len(found) > 1:
             result.problems[exercise.name] = (
                 f"the answer cell of {exercise.name} appears {len(found)} times (copied cells keep their grade_id); "
@@ -119,22 +139,22 @@ def from_python(path: Path) -> Extracted:
         text = Path(path).read_text(encoding="utf-8")
         tree = ast.parse(text)
     except (OSError, UnicodeDecodeError) as exc:
-        return Extracted(None, error=f"{Path(path).name} cannot be read ({exc})")
+        return Extracted([], error=f"{Path(path).name} cannot be read ({exc})")
     except SyntaxError as exc:
-        return Extracted(None, error=f"{Path(path).name} has a syntax error at line {exc.lineno}: {exc.msg}; "
+        return Extracted([], error=f"{Path(path).name} has a syntax error at line {exc.lineno}: {exc.msg}; "
                                      "fix it and resubmit (nothing in the file can run until it parses)")
     defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-    notebook = _guess_notebook(Path(path), defined)
-    result = Extracted(notebook)
-    if notebook is None:
+    notebooks = _guess_notebooks(Path(path), defined, many=True)
+    result = Extracted(notebooks)
+    if not notebooks:
         result.error = f"{Path(path).name} defines no exercise of this course"
         return result
-    result.setup = instructor_setup(notebook)
+    result.setups = {notebook: instructor_setup(notebook) for notebook in notebooks}
     names = set(registry.EXERCISES)
     shared = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
               or (isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name not in names)
-              or (isinstance(n, (ast.Assign, ast.AnnAssign)) and isinstance(getattr(n, "value", None), ast.Constant))]
-    for exercise in registry.for_notebook(notebook):
+              or isinstance(n, (ast.Assign, ast.AnnAssign))]
+    for exercise in [ex for notebook in notebooks for ex in registry.for_notebook(notebook)]:
         own = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == exercise.name]
         if not own:
             result.problems[exercise.name] = f"{Path(path).name} does not define {exercise.name}"
@@ -150,10 +170,20 @@ def extract(path: Path) -> Extracted:
 
 
 def dependencies(exercise: str, answers: dict[str, str]) -> list[tuple[str, str]]:
-    """Other answers of the same submission that this answer calls by name (in notebook order)."""
-    try:
-        tree = ast.parse(answers[exercise])
-    except SyntaxError:
-        return []
-    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    return [(name, answers[name]) for name in answers if name != exercise and name in used]
+    """Other answers of the same submission that this answer uses by name, directly or through
+    each other (an EncoderBlock built on the student's MultiHeadAttention), in run order."""
+    def used_names(source: str) -> set[str]:
+        try:
+            return {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)}
+        except SyntaxError:
+            return set()
+
+    needed: list[str] = []
+    frontier = [exercise]
+    while frontier:
+        for name in used_names(answers[frontier.pop()]):
+            if name in answers and name != exercise and name not in needed:
+                needed.append(name)
+                frontier.append(name)
+    order = list(answers)
+    return [(name, answers[name]) for name in sorted(needed, key=order.index)]

@@ -13,7 +13,7 @@ from .core import CheckResult, Exercise, ExerciseResult, build_calls
 from .extract import dependencies, extract
 from .judge import Outcome, judge
 from .sandbox import Sandbox
-from .static import forbidden_uses
+from .static import forbidden_uses, signature_problem
 
 FATES = {
     "timeout": "your code ran longer than {limit:g} s and was stopped (an endless loop? a very slow loop?)",
@@ -25,7 +25,7 @@ FATES = {
 @dataclass
 class SubmissionResult:
     submission: str
-    notebook: str | None
+    notebooks: list[str]
     exercises: list[ExerciseResult] = field(default_factory=list)
     error: str | None = None
     isolated: bool = True
@@ -42,7 +42,7 @@ class SubmissionResult:
     def to_json(self) -> dict:
         return {
             "submission": self.submission,
-            "notebook": self.notebook,
+            "notebooks": self.notebooks,
             "error": self.error,
             "isolated": self.isolated,
             "earned": self.earned,
@@ -95,8 +95,12 @@ def grade_exercise(exercise: Exercise, answer: str, setup: str, deps, sandbox: S
                 Outcome(False, error_type=str(r.get("type")), error_message=str(r.get("message")), trace=str(r.get("trace", "")))
                 for r in raw]
     position = 0
+    mismatch = signature_problem(answer, exercise.name, exercise.signature)
     for check, calls in plans:
-        result.checks.append(judge(exercise, check, calls, outcomes[position:position + len(calls)]))
+        verdict = judge(exercise, check, calls, outcomes[position:position + len(calls)])
+        if mismatch and not verdict.passed:
+            verdict.message = f"{mismatch}. {verdict.message}"
+        result.checks.append(verdict)
         position += len(calls)
     if all(c.status == "not_attempted" for c in result.checks):
         result.status = "not_attempted"
@@ -106,13 +110,13 @@ def grade_exercise(exercise: Exercise, answer: str, setup: str, deps, sandbox: S
 def grade_submission(path: Path, config: Config, sandbox: Sandbox, include_hidden: bool = True) -> SubmissionResult:
     started = time.monotonic()
     extracted = extract(path)
-    result = SubmissionResult(str(path), extracted.notebook, isolated=sandbox.isolate)
+    result = SubmissionResult(str(path), extracted.notebooks, isolated=sandbox.isolate)
+    wanted = [ex for notebook in extracted.notebooks for ex in registry.for_notebook(notebook)]
     if extracted.error:
         result.error = extracted.error
-        for exercise in registry.for_notebook(extracted.notebook) if extracted.notebook else []:
-            result.exercises.append(_zero(exercise, exercise.checks, "missing", extracted.error))
+        result.exercises = [_zero(ex, ex.checks, "missing", extracted.error) for ex in wanted]
         return result
-    for exercise in registry.for_notebook(extracted.notebook):
+    for exercise in wanted:
         checks = exercise.checks if include_hidden else exercise.public_checks
         if exercise.name in extracted.problems:
             result.exercises.append(_zero(exercise, checks, "missing", extracted.problems[exercise.name]))
@@ -120,7 +124,8 @@ def grade_submission(path: Path, config: Config, sandbox: Sandbox, include_hidde
         answer = extracted.answers[exercise.name]
         deps = dependencies(exercise.name, extracted.answers)
         try:
-            graded = grade_exercise(exercise, answer, extracted.setup, deps, sandbox, config, include_hidden)
+            setup = extracted.setups[exercise.notebook]
+            graded = grade_exercise(exercise, answer, setup, deps, sandbox, config, include_hidden)
         except Exception as exc:  # the grader never crashes on a submission: this exercise only
             graded = _zero(exercise, checks, "error", f"the grader could not run this exercise ({type(exc).__name__}: {exc})")
         graded.notes[:0] = [n for n in extracted.notes if n.startswith(exercise.name)]

@@ -14,7 +14,7 @@ from . import exercises
 from .core import ExerciseResult
 from .judge import grade_answer
 from .report import html_report, summary_line, text_report
-from .static import forbidden_uses
+from .static import forbidden_uses, signature_problem
 
 
 class CheckFailed(AssertionError):
@@ -68,6 +68,9 @@ def check(answer, name: str | None = None, hidden: bool = False) -> ExerciseResu
                                 message=f"this exercise is to write it yourself: your code uses {', '.join(uses)}")
     else:
         result = grade_answer(exercise, answer, include_hidden=hidden, secret=os.environ.get("GRADER_SECRET"))
+        mismatch = signature_problem(source, exercise.name, exercise.signature)
+        for failed in [c for c in result.checks if not c.passed and c.status != "not_attempted"] if mismatch else []:
+            failed.message = f"{mismatch}. {failed.message}"
     hidden_total = 0 if hidden else len(exercise.hidden_checks)
     _display(Report(result, hidden_total))
     if result.status == "forbidden":

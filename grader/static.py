@@ -22,3 +22,31 @@ def forbidden_uses(source: str, forbidden: tuple[str, ...]) -> list[str]:
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in forbidden:
             found.add(node.value)  # getattr(F, "layer_norm"); not a docstring that mentions it
     return sorted(found)
+
+
+def signature_problem(source: str, name: str, expected: tuple[str, ...]) -> str:
+    """'' when the answer's parameters start with the expected names; else a student-facing message.
+
+    For a class the parameters of ``__init__`` count (without ``self``). Extra parameters
+    after the expected ones are fine (helpers with defaults)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return ""
+    defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == name]
+    if not defs:
+        return ""
+    node = defs[-1]
+    if isinstance(node, ast.ClassDef):
+        inits = [n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"]
+        if not inits:
+            return ""
+        params = [a.arg for a in inits[-1].args.posonlyargs + inits[-1].args.args][1:]
+        params += [a.arg for a in inits[-1].args.kwonlyargs]
+    else:
+        params = [a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs]
+    if tuple(params[: len(expected)]) == tuple(expected):
+        return ""
+    what = f"{name}.__init__" if isinstance(node, ast.ClassDef) else name
+    return (f"your {what} takes ({', '.join(params)}) but the exercise expects ({', '.join(expected)}): "
+            "keep the parameter names and order of the stub, the checks call them by name")
