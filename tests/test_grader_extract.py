@@ -1,0 +1,158 @@
+"""Extraction: answers come from the graded cells only; every damaged submission gets a clear,
+per-exercise message and costs nothing else."""
+import json
+
+import nbformat
+import pytest
+
+from grader.config import Config
+from grader.extract import dependencies, extract
+from grader.grade import grade_submission
+from grader.sandbox import Sandbox
+
+SETUP = "import numpy as np\n"
+SOFTMAX = "def softmax(scores, axis=-1):\n    e = np.exp(scores - scores.max(axis=axis, keepdims=True))\n    return e / e.sum(axis=axis, keepdims=True)\n"
+MASKED = ("def masked_softmax(scores, mask, axis=-1):\n"
+          "    scores, mask = np.broadcast_arrays(scores, np.asarray(mask, dtype=bool))\n"
+          "    masked = np.where(mask, scores, -np.inf)\n"
+          "    top = np.max(masked, axis=axis, keepdims=True)\n"
+          "    top = np.where(np.isfinite(top), top, 0.0)\n"
+          "    e = np.where(mask, np.exp(masked - top), 0.0)\n"
+          "    total = e.sum(axis=axis, keepdims=True)\n"
+          "    return e / np.where(total > 0, total, 1.0)\n")
+CAUSAL = "def causal_mask(T):\n    return np.tril(np.ones((T, T), dtype=bool))\n"
+
+
+def _cell(source, grade_id=None, kind="code", solution=True):
+    cell = nbformat.v4.new_code_cell(source) if kind == "code" else nbformat.v4.new_markdown_cell(source)
+    if grade_id:
+        cell.metadata["nbgrader"] = {"grade_id": grade_id, "solution": solution, "grade": False, "locked": not solution,
+                                     "schema_version": 3}
+    return cell
+
+
+def _notebook(tmp_path, cells, name="03_softmax.ipynb"):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = cells
+    path = tmp_path / name
+    nbformat.write(nb, path)
+    return path
+
+
+def _standard(**override):
+    cells = {"setup": _cell(SETUP, "setup", solution=False), "softmax": _cell(SOFTMAX, "softmax"),
+             "masked_softmax": _cell(MASKED, "masked_softmax"), "causal_mask": _cell(CAUSAL, "causal_mask")}
+    cells.update(override)
+    return [c for c in cells.values() if c is not None]
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(isolate=True, memory_mb=1024) as box:
+        yield box
+
+
+@pytest.fixture(scope="module")
+def config():
+    return Config(secret="extract", time_limit=10)
+
+
+def _grade(path, sandbox, config):
+    result = grade_submission(path, config, sandbox)
+    return result, {e.exercise: e for e in result.exercises}
+
+
+def test_complete_notebook_gets_full_marks(tmp_path, sandbox, config):
+    result, _ = _grade(_notebook(tmp_path, _standard()), sandbox, config)
+    assert result.error is None and result.earned == result.points > 0
+
+
+def test_corrupt_json_is_reported_not_raised(tmp_path, sandbox, config):
+    path = tmp_path / "03_softmax.ipynb"
+    path.write_text('{"cells": [ {"cell_type": "code", "source": "def softmax(')
+    result, by_name = _grade(path, sandbox, config)
+    assert result.earned == 0 and "not a readable notebook" in result.error
+    assert "resubmit" in result.error
+
+
+def test_missing_cell_costs_only_that_exercise(tmp_path, sandbox, config):
+    result, by_name = _grade(_notebook(tmp_path, _standard(masked_softmax=None)), sandbox, config)
+    assert by_name["masked_softmax"].earned == 0
+    assert all(c.status == "missing" for c in by_name["masked_softmax"].checks)
+    assert "is missing" in by_name["masked_softmax"].message and "fresh copy" in by_name["masked_softmax"].message
+    assert by_name["softmax"].earned == by_name["softmax"].points
+    assert by_name["causal_mask"].earned == by_name["causal_mask"].points
+
+
+def test_duplicated_cell_is_reported(tmp_path, sandbox, config):
+    cells = _standard() + [_cell(CAUSAL, "causal_mask")]
+    result, by_name = _grade(_notebook(tmp_path, cells), sandbox, config)
+    assert by_name["causal_mask"].earned == 0 and "appears 2 times" in by_name["causal_mask"].message
+    assert by_name["softmax"].earned == by_name["softmax"].points
+
+
+def test_retyped_cell_is_reported(tmp_path, sandbox, config):
+    result, by_name = _grade(_notebook(tmp_path, _standard(softmax=_cell(SOFTMAX, "softmax", kind="markdown"))), sandbox, config)
+    assert by_name["softmax"].earned == 0 and "markdown cell" in by_name["softmax"].message
+    assert by_name["masked_softmax"].earned == by_name["masked_softmax"].points
+
+
+def test_student_added_cells_never_run(tmp_path, sandbox, config):
+    """An extra cell that patches numpy (or redefines the answer correctly) changes nothing."""
+    wrong = "def softmax(scores, axis=-1):\n    return np.zeros_like(scores)\n"
+    cells = _standard(softmax=_cell(wrong, "softmax"))
+    cells.append(_cell("np.allclose = lambda *a, **k: True\n" + SOFTMAX))
+    result, by_name = _grade(_notebook(tmp_path, cells), sandbox, config)
+    assert by_name["softmax"].earned == 0
+
+
+def test_students_copy_of_the_setup_cell_is_ignored(tmp_path, sandbox, config):
+    """The student's setup cell sabotages np.exp; the instructor's setup runs instead."""
+    sabotage = _cell("import numpy as np\nnp.exp = lambda x: x\n", "setup", solution=False)
+    result, by_name = _grade(_notebook(tmp_path, _standard(setup=sabotage)), sandbox, config)
+    assert result.earned == result.points
+
+
+def test_cell_without_metadata_is_found_by_name(tmp_path, sandbox, config):
+    result, by_name = _grade(_notebook(tmp_path, _standard(causal_mask=_cell(CAUSAL))), sandbox, config)
+    assert by_name["causal_mask"].earned == by_name["causal_mask"].points
+    assert any("metadata is gone" in note for note in by_name["causal_mask"].notes)
+
+
+def test_wrong_signature_is_explained(tmp_path, sandbox, config):
+    renamed = "def softmax(x, dim=-1):\n    e = np.exp(x - x.max(axis=dim, keepdims=True))\n    return e / e.sum(axis=dim, keepdims=True)\n"
+    result, by_name = _grade(_notebook(tmp_path, _standard(softmax=_cell(renamed, "softmax"))), sandbox, config)
+    failed = [c for c in by_name["softmax"].checks if not c.passed]
+    assert failed and all("expects (scores, axis)" in c.message for c in failed)
+    assert by_name["causal_mask"].earned == by_name["causal_mask"].points
+
+
+def test_unattempted_notebook_scores_zero_cleanly(tmp_path, sandbox, config):
+    stub = lambda name, params: _cell(f"def {name}({params}):\n    raise NotImplementedError\n", name)
+    cells = _standard(softmax=stub("softmax", "scores, axis=-1"), masked_softmax=stub("masked_softmax", "scores, mask, axis=-1"),
+                      causal_mask=stub("causal_mask", "T"))
+    result, by_name = _grade(_notebook(tmp_path, cells), sandbox, config)
+    assert result.earned == 0
+    assert all(e.status == "not_attempted" for e in result.exercises)
+
+
+def test_python_answers_file(tmp_path):
+    path = tmp_path / "answers.py"
+    path.write_text("import numpy as np\nHELPER = 2\n\ndef helper(x):\n    return x\n\n" + SOFTMAX + "\nprint('top-level noise')\n")
+    extracted = extract(path)
+    assert extracted.notebooks == ["03_softmax"]
+    assert "def helper" in extracted.answers["softmax"] and "HELPER = 2" in extracted.answers["softmax"]
+    assert "print(" not in extracted.answers["softmax"]
+    assert "does not define masked_softmax" in extracted.problems["masked_softmax"]
+
+
+def test_python_file_with_syntax_error(tmp_path):
+    path = tmp_path / "answers.py"
+    path.write_text("def softmax(scores, axis=-1)\n    return scores\n")
+    assert "syntax error at line 1" in extract(path).error
+
+
+def test_dependencies_are_transitive_and_ordered():
+    answers = {"a": "def a(): return 1", "b": "def b(): return a()", "c": "def c(): return b()", "d": "def d(): return 4"}
+    assert [name for name, _ in dependencies("c", answers)] == ["a", "b"]
+    assert dependencies("d", answers) == []
