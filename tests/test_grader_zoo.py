@@ -13,6 +13,8 @@ from grader import reference as hidden
 from grader.exercises import EXERCISES
 from grader.judge import grade_answer
 
+pytestmark = pytest.mark.usefixtures("torch_single_thread")
+
 SECRET = "test-secret"
 COURSE_EXERCISES = [
     "tokenize", "embed", "cosine_similarity",
