@@ -5,22 +5,16 @@ whose names, signatures and notebooks follow ``COURSE.md``.
 """
 from __future__ import annotations
 
-from ..core import Exercise
-from . import (
-    nb01_word_embeddings,
-    nb02_relevance,
-    nb03_softmax,
-    nb04_context_vectors,
-    nb05_attention,
-    nb06_multi_head,
-    nb07_positional,
-    nb08_block,
-    nb09_encoder,
-    nb10_training,
-    nb11_probing,
-)
+import importlib
 
-_MODULES = [nb01_word_embeddings, nb02_relevance, nb03_softmax, nb04_context_vectors, nb05_attention, nb06_multi_head, nb07_positional, nb08_block, nb09_encoder, nb10_training, nb11_probing]
+from ..core import Exercise
+
+# One module per notebook, in course order; solutions/zoo and solutions/variants use the same names.
+MODULE_NAMES = [
+    "nb01_word_embeddings", "nb02_relevance", "nb03_softmax", "nb04_context_vectors", "nb05_attention",
+    "nb06_multi_head", "nb07_positional", "nb08_block", "nb09_encoder", "nb10_training", "nb11_probing",
+]
+_MODULES = [importlib.import_module(f".{name}", __name__) for name in MODULE_NAMES]
 
 EXERCISES: dict[str, Exercise] = {ex.name: ex for module in _MODULES for ex in module.EXERCISES}
 
