@@ -6,6 +6,8 @@ and the expected values are computed here, never where student code ran.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import traceback
 import warnings
 from dataclasses import dataclass
@@ -27,20 +29,22 @@ class Outcome:
 
 
 def run_in_process(answer: Any, calls: list[Call], notes: list[str]) -> list[Outcome]:
-    """Student side, in this process (a notebook's ``check``): warnings become notes."""
+    """Student side, in this process (a notebook's ``check``): warnings and stderr become notes
+    (nbgrader fails a test cell that writes to stderr, even for a correct answer)."""
     outcomes = []
     for call in calls:
-        with warnings.catch_warnings(record=True) as caught:
+        stderr = io.StringIO()
+        with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(stderr):
             warnings.simplefilter("always")
             try:
                 outcomes.append(Outcome(True, run_call(answer, call)))
             except Exception as exc:  # the student's bug, reported per call
                 outcomes.append(Outcome(False, error_type=type(exc).__name__, error_message=str(exc)[:500],
                                         trace=student_trace(exc)))
-        for w in caught:
-            note = f"{w.category.__name__}: {w.message}"
-            if note not in notes:
-                notes.append(note)
+        printed = stderr.getvalue().strip()
+        found = [f"{w.category.__name__}: {w.message}" for w in caught]
+        found += [f"printed to stderr: {printed.splitlines()[-1][:200]}"] if printed else []
+        notes.extend(note for note in dict.fromkeys(found) if note not in notes)
     return outcomes
 
 

@@ -48,7 +48,7 @@ def _display(report: Report) -> None:
     print(repr(report))
 
 
-def check(answer, name: str | None = None, hidden: bool = False) -> ExerciseResult:
+def check(answer, name: str | None = None, hidden: bool = False) -> None:
     """Check ``answer`` (your function or class) against the exercise of the same name.
 
     ``hidden=True`` also runs the hidden checks; that needs the instructor's reference
@@ -80,4 +80,3 @@ def check(answer, name: str | None = None, hidden: bool = False) -> ExerciseResu
     failed = [c for c in result.checks if not c.passed]
     if failed:
         raise CheckFailed(f"{name}: {summary_line(result, hidden_total)}; see the table above")
-    return result

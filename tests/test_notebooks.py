@@ -1,0 +1,187 @@
+"""The course notebooks: built from one source, solved versions run clean, released versions fail
+only where the student has work to do.
+
+- ``notebooks/`` (committed) is exactly what ``python tools/build_notebooks.py`` releases today;
+- every notebook has exactly the exercises of COURSE.md (the grader's registry), with the nbgrader
+  cells the grading relies on;
+- each solved answer cell runs on its own after the setup cell and passes its hidden checks;
+- the solved notebooks run top to bottom under ``pytest --nbval-lax`` (cells marked
+  ``# NBVAL_CHECK_OUTPUT`` must print exactly their stored text);
+- the released notebooks run top to bottom, and every error is a one-line ``CheckFailed:
+  ... not attempted`` from a check cell.
+"""
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader import exercises
+
+REPO = Path(__file__).resolve().parent.parent
+if "build_notebooks" not in sys.modules:  # tools/ is not a package: load the build script by path
+    _spec = importlib.util.spec_from_file_location("build_notebooks", REPO / "tools" / "build_notebooks.py")
+    sys.modules["build_notebooks"] = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(sys.modules["build_notebooks"])
+build = sys.modules["build_notebooks"]
+
+NOTEBOOKS = build.NOTEBOOKS
+REBUILD = "rebuild them with `python tools/build_notebooks.py` and commit notebooks/"
+
+
+def _nbgrader(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def _released(notebook: str):
+    return nbformat.read(REPO / "notebooks" / f"{notebook}.ipynb", as_version=4)
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A fresh build: solved sources and nbgrader's release, in a temporary course directory."""
+    course = tmp_path_factory.mktemp("course")
+    build.build(course, release_dir=None)
+    return course
+
+
+def _source(course: Path, notebook: str):
+    return nbformat.read(course / "source" / notebook / f"{notebook}.ipynb", as_version=4)
+
+
+# ------------------------------------------------------------------------ structure (fast)
+
+def test_notebooks_dir_holds_exactly_the_course_notebooks():
+    assert sorted(p.stem for p in (REPO / "notebooks").glob("*.ipynb")) == NOTEBOOKS, REBUILD
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_exercises_and_nbgrader_cells(notebook):
+    nb = _released(notebook)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert _nbgrader(code[0]) .get("grade_id") == "setup" and _nbgrader(code[0])["locked"], \
+        "the first code cell must be the locked setup cell"
+    expected = [ex.name for ex in exercises.for_notebook(notebook)]
+    answers = [_nbgrader(c)["grade_id"] for c in code if _nbgrader(c).get("solution")]
+    assert answers == expected, f"{notebook}: answer cells {answers}, registered exercises {expected}"
+    checks = [c for c in code if _nbgrader(c).get("grade")]
+    assert [_nbgrader(c)["grade_id"] for c in checks] == [f"check_{name}" for name in expected]
+    for name, cell in zip(expected, checks):
+        meta = _nbgrader(cell)
+        assert meta["locked"] and not meta["solution"]
+        assert meta["points"] == sum(c.points for c in exercises.get(name).checks)
+        assert re.fullmatch(rf"check\({name}\);?\s*", cell.source), cell.source  # hidden tests removed
+    for cell in code:
+        if _nbgrader(cell).get("solution"):
+            name = _nbgrader(cell)["grade_id"]
+            assert f"def {name}(" in cell.source and "raise NotImplementedError()" in cell.source
+            assert '"""' in cell.source, "the stub keeps the reference docstring"
+        for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "hidden=True"):
+            assert marker not in cell.source, f"{notebook}: {marker!r} left in a released cell"
+        assert not cell.get("outputs"), "released notebooks carry no outputs"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_cells_after_an_exercise_never_call_the_students_function(notebook):
+    """Exercises are graded independently and later cells run whatever the student wrote: only
+    answer and check cells may name an exercise's function (other cells use built-ins)."""
+    names = [ex.name for ex in exercises.for_notebook(notebook)]
+    for cell in _released(notebook).cells:
+        if cell.cell_type != "code" or _nbgrader(cell).get("solution") or _nbgrader(cell).get("grade"):
+            continue
+        tree = ast.parse(cell.source)
+        called = {node.func.id for node in ast.walk(tree)
+                  if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names}
+        defined = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+        assert called <= defined, f"{notebook}: a demo cell calls {sorted(called)}:\n{cell.source[:400]}"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_ends_with_questions_and_reading(notebook):
+    text = "\n".join(c.source for c in _released(notebook).cells if c.cell_type == "markdown")
+    assert "## Questions to think about" in text and "## Further reading" in text
+
+
+# ------------------------------------------------------------------------ built from one source
+
+def test_released_notebooks_are_what_the_build_makes(course):
+    """Cell types, sources and nbgrader metadata of notebooks/ equal a fresh build's release."""
+    def summary(nb):
+        return [(c.cell_type, c.source, _nbgrader(c)) for c in nb.cells]
+
+    for notebook in NOTEBOOKS:
+        fresh = nbformat.read(course / "release" / notebook / f"{notebook}.ipynb", as_version=4)
+        committed = _released(notebook)
+        assert summary(committed) == summary(fresh), f"notebooks/{notebook}.ipynb is out of date: {REBUILD}"
+
+
+@pytest.mark.parametrize("notebook", [nb for nb in NOTEBOOKS if exercises.for_notebook(nb)])
+def test_each_solved_answer_cell_runs_on_its_own(course, notebook, monkeypatch):
+    """The grader runs setup + one answer cell: the reference answers must pass that way,
+    hidden checks included, and the setup cell must not define any exercise itself."""
+    from grader import check
+
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = _source(course, notebook)
+    setup = next(c.source for c in nb.cells if _nbgrader(c).get("grade_id") == "setup")
+    for cell in nb.cells:
+        if not _nbgrader(cell).get("solution"):
+            continue
+        name = _nbgrader(cell)["grade_id"]
+        namespace: dict = {"__name__": "__main__"}
+        exec(compile(setup, f"<{notebook} setup>", "exec"), namespace)
+        assert name not in namespace, f"the setup cell of {notebook} defines {name}"
+        exec(compile(cell.source, f"<{notebook} {name}>", "exec"), namespace)
+        result = check(namespace[name], hidden=True)
+        assert all(c.passed for c in result.checks) and len(result.checks) == len(exercises.get(name).checks)
+
+
+# ------------------------------------------------------------------------ running the notebooks
+
+def _clean_env() -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PYTEST_XDIST"))}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    return env
+
+
+@pytest.mark.slow
+def test_solved_notebooks_pass_nbval(course):
+    notebooks = [str(course / "source" / nb / f"{nb}.ipynb") for nb in NOTEBOOKS]
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-o", "addopts=",
+               "--rootdir", str(course), "-q", "--nbval-lax", "--nbval-current-env",
+               "--nbval-sanitize-with", str(build.SANITIZE_FILE), *notebooks]
+    proc = subprocess.run(command, cwd=course, env=_clean_env(), capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, f"nbval failed on the solved notebooks:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}"
+    assert re.search(r"\d+ passed", proc.stdout)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_released_notebook_runs_and_fails_only_as_not_attempted(notebook, tmp_path):
+    from nbclient import NotebookClient
+
+    nb = _released(notebook)
+    NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=300,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    graded_ids = {f"check_{ex.name}" for ex in exercises.for_notebook(notebook)}
+    failed_ids = set()
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.output_type == "stream" and output.name == "stderr":
+                assert "Traceback" not in output.text, output.text
+            if output.output_type != "error":
+                continue
+            grade_id = _nbgrader(cell).get("grade_id", "")
+            assert grade_id in graded_ids, f"an error outside a check cell: {output.ename}: {output.evalue}\n{cell.source[:300]}"
+            assert output.ename == "CheckFailed" and "not attempted" in output.evalue, (output.ename, output.evalue)
+            assert len(output.traceback) == 1, "CheckFailed should render as one line, not a traceback"
+            failed_ids.add(grade_id)
+    assert failed_ids == graded_ids, "every check cell of an untouched notebook fails as not attempted"
