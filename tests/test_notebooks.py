@@ -123,24 +123,24 @@ def test_released_notebooks_are_what_the_build_makes(course):
 
 
 @pytest.mark.parametrize("notebook", [nb for nb in NOTEBOOKS if exercises.for_notebook(nb)])
-def test_each_solved_answer_cell_runs_on_its_own(course, notebook, monkeypatch):
-    """The grader runs setup + one answer cell: the reference answers must pass that way,
-    hidden checks included, and the setup cell must not define any exercise itself."""
-    from grader import check
+def test_each_solved_answer_cell_runs_on_its_own(course, notebook):
+    """The grader runs setup + one answer cell in its sandbox: the solved notebook must get full
+    marks that way, hidden checks included, and the setup cell must not define any exercise."""
+    from grader.config import Config
+    from grader.grade import grade_submission
+    from grader.sandbox import Sandbox
 
-    monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = _source(course, notebook)
     setup = next(c.source for c in nb.cells if _nbgrader(c).get("grade_id") == "setup")
-    for cell in nb.cells:
-        if not _nbgrader(cell).get("solution"):
-            continue
-        name = _nbgrader(cell)["grade_id"]
-        namespace: dict = {"__name__": "__main__"}
-        exec(compile(setup, f"<{notebook} setup>", "exec"), namespace)
-        assert name not in namespace, f"the setup cell of {notebook} defines {name}"
-        exec(compile(cell.source, f"<{notebook} {name}>", "exec"), namespace)
-        result = check(namespace[name], hidden=True)
-        assert all(c.passed for c in result.checks) and len(result.checks) == len(exercises.get(name).checks)
+    defined = {n.name for n in ast.parse(setup).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    own = {ex.name for ex in exercises.for_notebook(notebook)}
+    assert not defined & own, f"the setup cell of {notebook} defines one of its own exercises"
+    with Sandbox(isolate=True) as sandbox:
+        result = grade_submission(course / "source" / notebook / f"{notebook}.ipynb", Config(secret="solved"), sandbox)
+    assert [e.exercise for e in result.exercises] == [ex.name for ex in exercises.for_notebook(notebook)]
+    for graded in result.exercises:
+        assert len(graded.checks) == len(exercises.get(graded.exercise).checks)
+        assert graded.earned == graded.points > 0, [(c.name, c.status, c.message) for c in graded.checks if not c.passed]
 
 
 # ------------------------------------------------------------------------ running the notebooks
