@@ -12,7 +12,7 @@ PORT   ?= 8888
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 PYTEST_ARGS ?=
 
-.PHONY: setup lab test clean
+.PHONY: setup lab test notebooks clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,11 @@ lab: setup
 
 test: setup
 	$(PY) -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
+
+# Instructors: regenerate the solved sources (nbgrader/source/, from solutions/) and the released
+# notebooks/ (via nbgrader generate_assignment). Commit notebooks/ afterwards.
+notebooks: setup
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) tools/build_notebooks.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
