@@ -164,6 +164,10 @@ def _warm_up() -> None:
         optimizer.zero_grad()
         torch.nn.functional.cross_entropy(model(torch.ones(2, 3)), torch.tensor([0, 1])).backward()
         optimizer.step()
+    # What the notebooks' setup cells import: pay for it once, not in every child (~0.4 s each).
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import matplotlib.pyplot  # noqa: F401
+    import course.data  # noqa: F401
     with torch.no_grad():
         q = torch.ones(1, 2, 3, 4)
         torch.nn.functional.scaled_dot_product_attention(q, q, q)

@@ -106,7 +106,12 @@ def softmax(scores, axis=-1):
 ''',
     "memory_bomb": '''
 def softmax(scores, axis=-1):
-    hog = [bytearray(2**30) for _ in range(64)]
+    hog = np.ones(2**32)  # 32 GiB at once
+    return scores
+''',
+    "memory_creep": '''
+def softmax(scores, axis=-1):
+    hog = [np.ones(2**25) for _ in range(2**10)]  # 256 MiB at a time, up to 256 GiB
     return scores
 ''',
     "segfault": '''
