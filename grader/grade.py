@@ -65,7 +65,9 @@ def _zero(exercise: Exercise, checks: list, status: str, message: str) -> Exerci
 def grade_exercise(exercise: Exercise, answer: str, setup: str, deps, sandbox: Sandbox, config: Config,
                    include_hidden: bool) -> ExerciseResult:
     checks = exercise.checks if include_hidden else exercise.public_checks
-    uses = forbidden_uses(answer, exercise.forbidden)
+    # Answers this one calls count too: an EncoderBlock may not lean on a MultiHeadAttention
+    # that wraps nn.MultiheadAttention.
+    uses = forbidden_uses("\n\n".join([answer, *(source for _, source in deps)]), exercise.forbidden)
     if uses:
         return _zero(exercise, checks, "forbidden",
                      f"this exercise is to write it yourself; the answer uses {', '.join(uses)}")

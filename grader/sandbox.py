@@ -93,7 +93,6 @@ class Sandbox:
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
-        code_root = Path(tempfile.mkdtemp(prefix="grader-code-"))
         env = {
             "PATH": "/usr/bin:/bin",
             "HOME": "/tmp",
@@ -128,12 +127,18 @@ class Sandbox:
         else:
             print(NOT_ISOLATED_WARNING, file=sys.stderr)
             # Even unisolated, the worker only sees grader/ and course/ on its path (not solutions/).
+            code_root = self.root / "code"
+            code_root.mkdir(exist_ok=True)
+            for link in (code_root / "grader", code_root / "course"):
+                if link.is_symlink():
+                    link.unlink()
             (code_root / "grader").symlink_to(PACKAGE_DIR)
             (code_root / "course").symlink_to(COURSE_DIR)
             env["PYTHONPATH"] = str(code_root)
             command = [sys.executable, "-s", "-m", "grader.worker"]
             popen_env = env
-        self.cgroup = self._make_cgroup()
+        if self.cgroup is None:  # a restarted worker goes back into the same cgroup
+            self.cgroup = self._make_cgroup()
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, env=popen_env, cwd=str(self.root), preexec_fn=self._enter_cgroup,
@@ -163,18 +168,7 @@ class Sandbox:
             (self.cgroup / "cgroup.procs").write_text(str(os.getpid()))
 
     def close(self) -> None:
-        if self.process is not None:
-            try:
-                self.process.kill()
-                self.process.wait(timeout=10)
-            except Exception:
-                pass
-            for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
-                try:
-                    stream.close()
-                except Exception:
-                    pass
-            self.process = None
+        self.close_process_only()
         if self.cgroup is not None:
             procs = (self.cgroup / "cgroup.procs").read_text().split() if self.cgroup.exists() else []
             for pid in procs:
@@ -232,12 +226,18 @@ class Sandbox:
         return out
 
     def close_process_only(self) -> None:
+        """Stop the worker (a fresh one starts at the next job); keep the job folder and cgroup."""
         if self.process is not None:
             try:
                 self.process.kill()
                 self.process.wait(timeout=10)
             except Exception:
                 pass
+            for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+                try:
+                    stream.close()
+                except Exception:
+                    pass
             self.process = None
 
     def _read_line(self, timeout: float) -> str | None:

@@ -253,3 +253,10 @@ def test_reference_submission_full_marks(sandbox, config, tmp_path):
     result = grade_submission(_submit(tmp_path, CORRECT_SOFTMAX), config, sandbox)
     assert result.earned == result.points > 0
     assert result.isolated == (bwrap_path() is not None)
+
+
+def test_grading_without_isolation_says_so_loudly(config, tmp_path, capfd):
+    with Sandbox(isolate=False, memory_mb=1024) as unisolated:
+        result = grade_submission(_submit(tmp_path, CORRECT_SOFTMAX), config, unisolated)
+    assert "WITHOUT isolation" in capfd.readouterr().err
+    assert result.isolated is False and result.earned == result.points
