@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import textwrap
 
 
 def forbidden_uses(source: str, forbidden: tuple[str, ...]) -> list[str]:
@@ -10,7 +11,7 @@ def forbidden_uses(source: str, forbidden: tuple[str, ...]) -> list[str]:
     if not forbidden or not source.strip():
         return []
     try:
-        tree = ast.parse(source)
+        tree = ast.parse(textwrap.dedent(source))  # dedent: inspect.getsource of a nested def
     except SyntaxError:
         return []
     found: set[str] = set()
@@ -30,7 +31,7 @@ def signature_problem(source: str, name: str, expected: tuple[str, ...]) -> str:
     For a class the parameters of ``__init__`` count (without ``self``). Extra parameters
     after the expected ones are fine (helpers with defaults)."""
     try:
-        tree = ast.parse(source)
+        tree = ast.parse(textwrap.dedent(source))
     except SyntaxError:
         return ""
     defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == name]

@@ -1,0 +1,70 @@
+"""The student's `check(...)`: what it says with and without the hidden solutions around."""
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader import CheckFailed, check
+
+ROOT = Path(__file__).resolve().parent.parent
+UNSTABLE = textwrap.dedent('''
+    import numpy as np
+    def softmax(scores, axis=-1):
+        e = np.exp(scores)
+        return e / e.sum(axis=axis, keepdims=True)
+''')
+
+
+def test_failure_names_the_mistake_and_raises_a_one_line_error(capsys):
+    namespace: dict = {}
+    exec(UNSTABLE, namespace)
+    with pytest.raises(CheckFailed) as raised:
+        check(namespace["softmax"])
+    out = capsys.readouterr().out
+    assert "softmax without subtracting the maximum" in out  # the bug zoo's name for it
+    assert "public checks 4/5 passed" in str(raised.value) and "hidden check" in str(raised.value)
+    assert raised.value._render_traceback_() == [f"\x1b[31mCheckFailed\x1b[0m: {raised.value}"]
+
+
+def test_a_correct_answer_passes_quietly_even_if_it_warns(capsys):
+    def softmax(scores, axis=-1):
+        import warnings
+        warnings.warn("noisy but right")
+        print("to stderr", file=sys.stderr)
+        e = np.exp(scores - scores.max(axis=axis, keepdims=True))
+        return e / e.sum(axis=axis, keepdims=True)
+
+    assert check(softmax) is None
+    captured = capsys.readouterr()
+    assert "public checks 5/5 passed; 1 hidden check run at grading" in captured.out
+    assert "noisy but right" in captured.out and captured.err == ""  # warnings are notes, stderr kept off
+
+
+def test_forbidden_builtin_is_refused():
+    import torch
+
+    def softmax(scores, axis=-1):
+        return torch.softmax(torch.from_numpy(scores), dim=axis).numpy()
+
+    with pytest.raises(CheckFailed, match="write it yourself"):
+        check(softmax)
+
+
+def test_without_solutions_public_checks_still_run_and_hint(tmp_path):
+    """A student release has no solutions/: no zoo diagnosis, but every public check and its hint."""
+    script = UNSTABLE + textwrap.dedent('''
+        from grader import check, CheckFailed
+        try:
+            check(softmax)
+        except CheckFailed as failed:
+            print("RAISED", failed)
+    ''')
+    env = dict(os.environ, GRADER_SOLUTIONS=str(tmp_path / "none"), PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert "RAISED softmax: public checks 4/5 passed" in proc.stdout, proc.stderr
+    assert "subtract the row maximum" in proc.stdout or "subtract each row's maximum" in proc.stdout
+    assert "known mistake" not in proc.stdout
