@@ -96,6 +96,11 @@ def grade_exercise(exercise: Exercise, answer: str, setup: str, deps, sandbox: S
     outcomes = [Outcome(True, r.get("value")) if r.get("ok") is True else
                 Outcome(False, error_type=str(r.get("type")), error_message=str(r.get("message")), trace=str(r.get("trace", "")))
                 for r in raw]
+    for call, outcome in zip(all_calls, outcomes):
+        if call.post == "device" and outcome.ok and isinstance(outcome.value, dict):
+            # What the hardware is comes from the worker before student code ran (a child could
+            # patch torch.cuda.is_available to make "always cuda" look right).
+            outcome.value.update(cuda=bool(sandbox.info.get("cuda")), mps=bool(sandbox.info.get("mps")))
     position = 0
     mismatch = signature_problem(answer, exercise.name, exercise.signature)
     for check, calls in plans:

@@ -179,7 +179,10 @@ def main() -> None:
     # stdout carries the protocol only: keep a private handle, send everything else to stderr.
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
-    protocol.write(json.dumps({"ready": True, "torch": torch.__version__, "numpy": np.__version__}) + "\n")
+    mps = getattr(torch.backends, "mps", None)
+    hardware = {"cuda": torch.cuda.is_available(), "mps": bool(mps is not None and mps.is_available())}
+    # Said before any student code runs: the trusted side believes these, not what a child reports.
+    protocol.write(json.dumps({"ready": True, "torch": torch.__version__, "numpy": np.__version__, **hardware}) + "\n")
     for line in sys.stdin:
         request = json.loads(line)
         protocol.write(json.dumps(_serve_one(request)) + "\n")

@@ -260,3 +260,16 @@ def test_grading_without_isolation_says_so_loudly(config, tmp_path, capfd):
         result = grade_submission(_submit(tmp_path, CORRECT_SOFTMAX), config, unisolated)
     assert "WITHOUT isolation" in capfd.readouterr().err
     assert result.isolated is False and result.earned == result.points
+
+
+def test_patching_the_hardware_probe_does_not_fool_pick_device(sandbox, config, tmp_path):
+    cheat = tmp_path / "10_gpu_and_training.py"
+    cheat.write_text(textwrap.dedent('''
+        import torch
+        def pick_device():
+            torch.cuda.is_available = lambda: True
+            return torch.device("cuda")
+    '''))
+    result = grade_submission(cheat, config, sandbox)
+    device = _by_name(result)["pick_device"]
+    assert device.points > 0 and device.earned < device.points
