@@ -273,3 +273,21 @@ def test_patching_the_hardware_probe_does_not_fool_pick_device(sandbox, config, 
     result = grade_submission(cheat, config, sandbox)
     device = _by_name(result)["pick_device"]
     assert device.points > 0 and device.earned < device.points
+
+
+def test_answers_hard_coded_for_the_public_inputs_fail_the_hidden_checks(sandbox, config, tmp_path):
+    """Public inputs are fixed and visible; hidden ones come from the secret."""
+    lookup = '''
+def _true_softmax(s, axis):
+    e = np.exp(s - s.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+def softmax(scores, axis=-1):
+    # "memorised" answers: correct only for inputs of the public checks' shapes
+    if scores.shape in [(2, 3), (3, 5), (4, 2)]:
+        return _true_softmax(scores, axis)
+    return np.full_like(scores, 1.0 / scores.shape[axis])
+'''
+    result = grade_submission(_submit(tmp_path, lookup), config, sandbox)
+    softmax = _by_name(result)["softmax"]
+    assert all(c.passed for c in softmax.checks if not c.hidden)
+    assert not any(c.passed for c in softmax.checks if c.hidden)
