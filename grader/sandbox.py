@@ -203,7 +203,8 @@ class Sandbox:
         job.mkdir()
         os.chmod(job, 0o777)
         wire.save(job / "job", {"setup": setup, "answer": answer, "deps": [list(d) for d in deps], "calls": calls})
-        request = {"job": str(job), "exercise": exercise, "time_limit": time_limit, "memory_mb": self.memory_mb}
+        request = {"job": str(job), "exercise": exercise, "time_limit": time_limit, "memory_mb": self.memory_mb,
+                   "nproc": _process_limit()}
         try:
             self.process.stdin.write(json.dumps(request) + "\n")
             self.process.stdin.flush()
@@ -258,6 +259,20 @@ class Sandbox:
             return self.process.stderr.read() or ""
         except Exception:
             return ""
+
+
+def _process_limit() -> int | None:
+    """RLIMIT_NPROC for a student's child when we are not root (root ignores that limit: the
+    pids cgroup covers it): the processes this user runs now plus PIDS_MAX."""
+    if os.getuid() == 0:
+        return None
+    mine = 0
+    for entry in os.listdir("/proc"):
+        try:
+            mine += entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == os.getuid()
+        except OSError:
+            pass
+    return mine + PIDS_MAX
 
 
 def _read_head(path: Path, limit: int = 4000) -> str:

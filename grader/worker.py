@@ -34,7 +34,7 @@ def _vm_bytes() -> int:
         return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _child(job: Path, exercise: str, memory_mb: int, cpu_seconds: int) -> None:
+def _child(job: Path, exercise: str, memory_mb: int, cpu_seconds: int, nproc: int | None) -> None:
     """Runs in the forked child; never returns."""
     try:
         os.setsid()
@@ -50,6 +50,10 @@ def _child(job: Path, exercise: str, memory_mb: int, cpu_seconds: int) -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
         limit = _vm_bytes() + memory_mb * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        if nproc:  # fork bombs, when no pids cgroup holds the sandbox (non-root)
+            hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+            cap = nproc if hard == resource.RLIM_INFINITY else min(nproc, hard)
+            resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
         torch.set_num_threads(1)
         sys.stdout = open(1, "w", buffering=1, closefd=False)
         sys.stderr = open(2, "w", buffering=1, closefd=False)
@@ -130,7 +134,7 @@ def _serve_one(request: dict) -> dict:
     started = time.monotonic()
     pid = os.fork()
     if pid == 0:
-        _child(job, request["exercise"], int(request["memory_mb"]), int(time_limit) + 1)
+        _child(job, request["exercise"], int(request["memory_mb"]), int(time_limit) + 1, request.get("nproc"))
     status, code = "finished", None
     while True:
         done, wait_status = os.waitpid(pid, os.WNOHANG)
