@@ -11,7 +11,7 @@ STATUS_MARK = {
     "error": "ERROR",
     "timeout": "TIMEOUT",
     "crashed": "CRASHED",
-    "not_attempted": "TODO",
+    "not_attempted": "NOT YET",
     "missing": "MISSING",
     "skipped": "SKIP",
     "forbidden": "FORBIDDEN",
