@@ -66,14 +66,6 @@ class Call:
     repeat: int = 1
 
 
-class StudentError(Exception):
-    """The student's code raised; carries the exception type, message and student frames."""
-
-    def __init__(self, exc_type: str, message: str, trace: str = ""):
-        super().__init__(f"{exc_type}: {message}")
-        self.exc_type, self.message, self.trace = exc_type, message, trace
-
-
 # ---------------------------------------------------------------------------------------
 # Student side: run one call, convert the result into plain data.
 # ---------------------------------------------------------------------------------------
