@@ -25,6 +25,7 @@ class Bug:
     title: str  # "softmax normalises over the wrong axis"
     hint: str  # where to look and what to change
     impl: Callable
+    mistake: str = ""  # a key of solutions.zoo.LISTED_MISTAKES when this is one of GRADING.md's listed mistakes
 
 
 @dataclass(frozen=True)
