@@ -1,13 +1,17 @@
 # The course's two front doors (see README.md):
 #   make lab    set everything up and open the course in JupyterLab
 #   make test   set everything up and run every test
-# Set-up is idempotent: the venv is rebuilt only when requirements.txt or pyproject.toml change.
+# Set-up is idempotent: the venv is rebuilt only when requirements.txt or pyproject.toml change
+# (and the test tools of requirements-test.txt, which only `make test` installs, when that file does).
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 PORT   ?= 8888
+# The folder JupyterLab opens (the browser test points it at a temporary copy of notebooks/).
+NOTEBOOK_DIR ?= notebooks
 # JupyterLab refuses to run as root without --allow-root (containers, CI machines).
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 PYTEST_ARGS ?=
@@ -24,10 +28,14 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-lab: setup
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --port=$(PORT) $(ROOT_FLAG) $(LAB_ARGS)
+$(TEST_STAMP): $(STAMP) requirements-test.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $(TEST_STAMP)
 
-test: setup
+lab: setup
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(NOTEBOOK_DIR) --port=$(PORT) $(ROOT_FLAG) $(LAB_ARGS)
+
+test: setup $(TEST_STAMP)
 	$(PY) -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
 
 # Instructors: regenerate the solved sources (nbgrader/source/, from solutions/) and the released

@@ -61,3 +61,19 @@ def _reference_sinusoids(T: int, d_model: int) -> torch.Tensor:
 def sinusoids():
     """``sinusoids(T, d_model)``: pe[pos, 2i] = sin(pos / 10000**(2i/d)), pe[pos, 2i+1] = cos(...)."""
     return _reference_sinusoids
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the files that tests kept for people to look at (``record_property("artifact", ...)``,
+    e.g. the browser test's screenshot); under pytest-xdist the reports carry them back."""
+    lines = dict.fromkeys(
+        value
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        for name, value in getattr(report, "user_properties", ())
+        if name == "artifact"
+    )
+    if lines:
+        terminalreporter.write_sep("-", "test artifacts")
+        for line in lines:
+            terminalreporter.write_line(line)
