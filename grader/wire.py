@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import numpy as np
 from .core import Build, Call
 
 MAX_JSON_BYTES = 16 * 2**20
+MAX_NPZ_BYTES = 512 * 2**20
 
 
 def encode(value: Any, arrays: dict[str, np.ndarray]) -> Any:
@@ -78,11 +80,26 @@ def save(path_stem: Path, value: Any) -> None:
     os.replace(json_tmp, path_stem.with_suffix(".json"))
 
 
+def _open_plain_file(path: Path, limit: int):
+    """Open a file the untrusted side may have written: a regular file (never through a symlink,
+    never a FIFO that would block us) of at most ``limit`` bytes."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise ValueError(f"{path.name} is not a regular file")
+    if info.st_size > limit:
+        os.close(fd)
+        raise ValueError(f"{path.name} is too large ({info.st_size} bytes)")
+    return os.fdopen(fd, "rb")
+
+
 def load(path_stem: Path, trusted: bool) -> Any:
+    """Read ``stem.json`` + ``stem.npz``. Arrays never unpickle (``allow_pickle=False``); with
+    ``trusted=False`` only plain data decodes."""
     json_path, npz_path = path_stem.with_suffix(".json"), path_stem.with_suffix(".npz")
-    if json_path.stat().st_size > MAX_JSON_BYTES:
-        raise ValueError("result too large")
-    doc = json.loads(json_path.read_text())
-    with np.load(npz_path, allow_pickle=False) as data:
+    with _open_plain_file(json_path, MAX_JSON_BYTES) as f:
+        doc = json.loads(f.read().decode("utf-8"))
+    with _open_plain_file(npz_path, MAX_NPZ_BYTES) as f, np.load(f, allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
     return decode(doc, arrays, trusted)

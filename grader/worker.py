@@ -1,32 +1,56 @@
-"""The student side of grading: a long-lived process (inside the sandbox) that forks
-one child per exercise.
+"""The student side of grading: a long-lived process (inside the sandbox) that forks one child per
+exercise.
 
-The parent imports numpy and torch once, then for each job forks a child that runs
-the instructor's setup code, the student's answer cell, and the check calls, and writes
-plain outputs to the job folder. A crash, ``os._exit``, timeout or memory bomb ends
-only that child; the parent reports what happened and takes the next job.
+The parent imports numpy and torch once, then for each job forks a child that runs the
+instructor's setup code, the student's answer cell and the check calls, and writes plain outputs
+to the job folder. A crash, ``os._exit``, timeout or memory bomb ends only that child; the parent
+reports what happened, kills whatever the child left behind (its own descendants only) and takes
+the next job.
+
+Each child starts in a fresh, private world: its working directory, ``HOME`` and ``TMPDIR`` are an
+empty folder of its own job (removed by the trusted side afterwards), nothing it can write is on
+``sys.path`` (the worker runs with ``python -I``), and the rest of the file system is read-only.
+A forbidden built-in called during a check is reported through a pipe (see :mod:`grader.tripwire`).
 
 Protocol: one JSON object per line on stdin (a job), one per line on stdout (its fate).
+Started as ``python -I -B -c <bootstrap> --jobs DIR [--sandboxed] [--drop-uid UID]``.
 """
 from __future__ import annotations
 
+import argparse
 import builtins
+import ctypes
+import errno
 import json
 import os
 import resource
 import signal
 import sys
+import tempfile
 import time
 import traceback
 import warnings
 from pathlib import Path
 
-import numpy as np
-import torch
+PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 38, 36
+REPORT_FD = 3  # the child's end of the forbidden-call pipe
 
-from . import core, fixtures, wire  # noqa: F401  (imported before forking: children start warm)
 
-SANDBOXED = os.environ.get("GRADER_SANDBOXED") == "1"
+def _prctl(option: int, value: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(option, value, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
+
+
+def drop_privileges(uid: int) -> None:
+    """Become ``uid`` for good (no groups, no capabilities, no setuid programs): the student's code
+    must never run as root, even inside the sandbox's namespaces."""
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    if os.getuid() != uid or os.geteuid() != uid:
+        raise OSError("could not drop privileges")
 
 
 def _vm_bytes() -> int:
@@ -34,23 +58,34 @@ def _vm_bytes() -> int:
         return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _child(job: Path, exercise: str, memory_mb: int, cpu_seconds: int, nproc: int | None) -> None:
+def _child(job: Path, request: dict, report_fd: int) -> None:
     """Runs in the forked child; never returns."""
+    import torch
+
+    from . import wire
+
     try:
         os.setsid()
+        os.dup2(report_fd, REPORT_FD)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         for fd, name in ((1, "stdout.txt"), (2, "stderr.txt")):
-            out = os.open(job / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            out = os.open(job / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
             os.dup2(out, fd)
-        os.closerange(3, 1024)
+        os.closerange(REPORT_FD + 1, 1024)
+        work = job / "work"  # the answer's private world: cwd, HOME, TMPDIR
+        os.chdir(work)
+        os.environ.update(HOME=str(work), TMPDIR=str(work))
+        tempfile.tempdir = None
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a huge print fails with an error, not a kill
         resource.setrlimit(resource.RLIMIT_FSIZE, (32 * 2**20, 32 * 2**20))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        cpu_seconds = int(request["time_limit"]) + 1
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
-        limit = _vm_bytes() + memory_mb * 2**20
+        limit = _vm_bytes() + int(request["memory_mb"]) * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        if nproc:  # fork bombs, when no pids cgroup holds the sandbox (non-root)
+        nproc = request.get("nproc")
+        if nproc:  # fork bombs, when no pids cgroup holds the sandbox
             hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
             cap = nproc if hard == resource.RLIM_INFINITY else min(nproc, hard)
             resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
@@ -58,7 +93,7 @@ def _child(job: Path, exercise: str, memory_mb: int, cpu_seconds: int, nproc: in
         sys.stdout = open(1, "w", buffering=1, closefd=False)
         sys.stderr = open(2, "w", buffering=1, closefd=False)
         spec = wire.load(job / "job", trusted=True)
-        result = _run(exercise, spec)
+        result = _run(request["exercise"], spec, tuple(request.get("families", ())))
     except BaseException as exc:  # noqa: BLE001  (anything at all: report it, never hang)
         result = {"fatal": f"{type(exc).__name__}: {exc}"[:500], "calls": [], "notes": []}
     try:
@@ -67,10 +102,15 @@ def _child(job: Path, exercise: str, memory_mb: int, cpu_seconds: int, nproc: in
         os._exit(0)
 
 
-def _run(exercise: str, spec: dict) -> dict:
+def _run(exercise: str, spec: dict, families: tuple[str, ...]) -> dict:
+    from . import core
+    from .tripwire import Tripwire
+
     notes: list[str] = []
     namespace = {"__name__": "__answer__", "__builtins__": builtins}
     result = {"calls": [], "notes": notes}
+    tripwire = Tripwire(families, REPORT_FD)
+    tripwire.install()  # before any cell runs: an alias taken at definition time is a recorder too
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -94,7 +134,7 @@ def _run(exercise: str, spec: dict) -> dict:
             return result
         for call in spec["calls"]:
             try:
-                result["calls"].append({"ok": True, "value": core.run_call(answer, call)})
+                result["calls"].append({"ok": True, "value": core.run_call(answer, call, tripwire.watching)})
             except BaseException as exc:  # noqa: BLE001  (SystemExit, KeyboardInterrupt too)
                 result["calls"].append({"ok": False, **_error(exc)})
     for w in caught:
@@ -109,32 +149,91 @@ def _error(exc: BaseException) -> dict:
     return {"type": type(exc).__name__, "message": str(exc)[:500], "trace": "".join(traceback.format_list(frames[-3:]))}
 
 
-def _kill_strays() -> None:
-    """Inside the sandbox's PID namespace: kill everything but init and this process."""
-    if not SANDBOXED:
-        return
-    me = os.getpid()
+# -------------------------------------------------------------------------- clean-up
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` in the process tree (read from /proc), nearest first."""
+    children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) not in (1, me):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])  # the command name may contain spaces and ')'
+        children.setdefault(ppid, []).append(int(entry))
+    found, frontier = [], [pid]
+    while frontier:
+        for child in children.get(frontier.pop(), []):
+            found.append(child)
+            frontier.append(child)
+    return found
+
+
+def kill_descendants() -> int:
+    """SIGKILL whatever the student's code left running, and reap it. Only this worker's own
+    descendants are touched: orphans come back to it because it is PID 1 of the sandbox's PID
+    namespace, or a child subreaper when grading is not isolated. Returns how many were killed."""
+    me, killed = os.getpid(), 0
+    for _ in range(1000):  # a process may fork while we look: repeat until nothing is left
+        pids = descendants(me)
+        if not pids:
+            break
+        for pid in pids:
             try:
-                os.kill(int(entry), signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
             except (ProcessLookupError, PermissionError):
                 pass
-    while True:  # reap
+        _reap()
+        time.sleep(0.001)
+    _reap()
+    return killed
+
+
+def _reap() -> None:
+    while True:
         try:
-            if os.waitpid(-1, os.WNOHANG) == (0, 0):
-                break
+            pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _drain(fd: int) -> list[str]:
+    """What the child reported through the forbidden-call pipe (non-blocking: a grandchild that
+    still held the write end is dead by now)."""
+    os.set_blocking(fd, False)
+    data = b""
+    while len(data) < 65536:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
+                break
+            raise
+        if not chunk:
             break
+        data += chunk
+    os.close(fd)
+    names = [line.strip() for line in data.decode("utf-8", "replace").splitlines() if line.strip()]
+    return list(dict.fromkeys(names))[:10]
 
 
-def _serve_one(request: dict) -> dict:
-    job = Path(request["job"])
+def _serve_one(request: dict, jobs: Path) -> dict:
+    job = jobs / Path(request["job"]).name  # a name, never a path the request could point elsewhere
     time_limit = float(request["time_limit"])
     started = time.monotonic()
+    read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
-        _child(job, request["exercise"], int(request["memory_mb"]), int(time_limit) + 1, request.get("nproc"))
+        os.close(read_end)
+        _child(job, request, write_end)
+    os.close(write_end)
     status, code = "finished", None
     while True:
         done, wait_status = os.waitpid(pid, os.WNOHANG)
@@ -155,13 +254,15 @@ def _serve_one(request: dict) -> dict:
             status, code = "crashed", -os.WTERMSIG(wait_status)
         else:
             code = os.WEXITSTATUS(wait_status)
-    _kill_strays()
-    return {"status": status, "code": code, "elapsed": time.monotonic() - started}
+    kill_descendants()
+    return {"status": status, "code": code, "elapsed": time.monotonic() - started, "forbidden": _drain(read_end)}
 
 
 def _warm_up() -> None:
     """Pay torch's one-off lazy work (its first optimizer step alone takes ~2 s) once, here,
     instead of in every forked child. One thread: no OpenMP pool exists when we fork."""
+    import torch
+
     torch.set_num_threads(1)
     model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Dropout(0.1), torch.nn.LayerNorm(4))
     for optimizer in (torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), torch.optim.Adam(model.parameters())):
@@ -171,14 +272,37 @@ def _warm_up() -> None:
     # What the notebooks' setup cells import: pay for it once, not in every child (~0.4 s each).
     os.environ.setdefault("MPLBACKEND", "Agg")
     import matplotlib.pyplot  # noqa: F401
+
     import course.data  # noqa: F401
+    import course.given  # noqa: F401
+    from torch.utils._python_dispatch import TorchDispatchMode  # noqa: F401  (the tripwire's kernel watch)
+
     with torch.no_grad():
         q = torch.ones(1, 2, 3, 4)
         torch.nn.functional.scaled_dot_product_attention(q, q, q)
         torch.nn.MultiheadAttention(4, 2, batch_first=True)(q[0], q[0], q[0])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="grader.worker")
+    parser.add_argument("--jobs", type=Path, required=True, help="the folder where job folders appear")
+    parser.add_argument("--sandboxed", action="store_true", help="running as PID 1 of the sandbox")
+    parser.add_argument("--drop-uid", type=int, default=None, help="become this uid before anything else")
+    args = parser.parse_args(argv)
+    if args.drop_uid is not None:
+        drop_privileges(args.drop_uid)
+    if args.sandboxed and os.getpid() != 1:
+        # The clean-up kills every descendant, and orphans come back to PID 1: outside its own PID
+        # namespace that guarantee is gone, so refuse rather than guess.
+        sys.exit("grader.worker: refusing to run sandboxed without being PID 1 of its own PID namespace")
+    if not args.sandboxed:
+        _prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of the student's code come back to us, not to init
+
+    import numpy as np
+    import torch
+
+    from . import core, fixtures, tripwire, wire  # noqa: F401  (imported before forking: children start warm)
+
     _warm_up()
     # stdout carries the protocol only: keep a private handle, send everything else to stderr.
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
@@ -186,11 +310,12 @@ def main() -> None:
     mps = getattr(torch.backends, "mps", None)
     hardware = {"cuda": torch.cuda.is_available(), "mps": bool(mps is not None and mps.is_available())}
     # Said before any student code runs: the trusted side believes these, not what a child reports.
-    protocol.write(json.dumps({"ready": True, "torch": torch.__version__, "numpy": np.__version__, **hardware}) + "\n")
+    protocol.write(json.dumps({"ready": True, "torch": torch.__version__, "numpy": np.__version__,
+                               "pid": os.getpid(), "uid": os.getuid(), **hardware}) + "\n")
     for line in sys.stdin:
         request = json.loads(line)
-        protocol.write(json.dumps(_serve_one(request)) + "\n")
+        protocol.write(json.dumps(_serve_one(request, args.jobs)) + "\n")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

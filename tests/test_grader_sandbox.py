@@ -1,0 +1,521 @@
+"""The sandbox's guarantees, asserted directly from inside the real sandbox.
+
+A probe answer runs as a student's answer would (``Sandbox.run``, the same path as grading) and
+reports what it can see and do: its uid and capabilities, the file system, the environment, the
+network. Each test here fails when the guarantee it names is removed from grader/sandbox.py or
+grader/worker.py (no uid change, host network, the repository bound in, pickle allowed on load,
+no process limit, a clean-up that reaches beyond the worker's own descendants).
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader import sandbox as sandbox_module
+from grader.config import Config
+from grader.core import Call
+from grader.grade import grade_submission
+from grader.sandbox import Sandbox, bwrap_path
+
+REPO = Path(__file__).resolve().parent.parent
+PROBE_SETUP = "import numpy as np\n"
+
+
+def require_bwrap():
+    """Isolation tests skip without bubblewrap, except in CI (CI=true), where that is a failure."""
+    if bwrap_path() is None:
+        if os.environ.get("CI"):
+            pytest.fail("bubblewrap (bwrap) is missing: CI must prove the sandbox, install it (.ci/run does)")
+        pytest.skip("bubblewrap is not installed: these tests need the real sandbox")
+
+
+@pytest.fixture(scope="module")
+def box():
+    require_bwrap()
+    with Sandbox(isolate=True, memory_mb=1024) as sandbox:
+        yield sandbox
+
+
+def probe(box: Sandbox, body: str, time_limit: float = 20.0, n_calls: int = 1):
+    """Run ``def softmax(scores, axis=-1): <body>`` as an answer; return what each call returned."""
+    answer = "import os, sys, json, socket, glob\n" + "def softmax(scores, axis=-1):\n" + textwrap.indent(textwrap.dedent(body), "    ")
+    calls = [Call(args=(np.zeros(2),)) for _ in range(n_calls)]
+    job = box.run("softmax", PROBE_SETUP, answer, calls, [], time_limit)
+    assert job.status == "finished", (job.status, job.stderr, job.notes)
+    assert job.result is not None and "calls" in job.result, (job.result, job.stderr, job.notes)
+    outs = job.result["calls"]
+    assert all(o["ok"] for o in outs), outs
+    return [o["value"] for o in outs]
+
+
+# ------------------------------------------------------------------------------ who am I
+
+
+def test_student_code_runs_as_nobody_without_capabilities(box):
+    (info,) = probe(box, '''
+        status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
+        return {"uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "groups": list(os.getgroups()),
+                "cap_eff": status["CapEff"].strip(), "cap_prm": status["CapPrm"].strip(),
+                "no_new_privs": status["NoNewPrivs"].strip()}
+    ''')
+    assert info["uid"] == info["euid"] == 65534 and info["gid"] == 65534, info
+    assert info["groups"] in ([], [65534]), info
+    assert int(info["cap_eff"], 16) == 0 and int(info["cap_prm"], 16) == 0, info
+    assert info["no_new_privs"] == "1", info
+
+
+def test_worker_is_pid_1_of_its_own_namespace(box):
+    (info,) = probe(box, '''
+        return {"parent": os.getppid(), "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit())}
+    ''')
+    assert box.info["pid"] == 1
+    assert 1 in info["pids"] and len(info["pids"]) == 2, info  # the worker and this child, nothing of the host
+
+
+# ------------------------------------------------------------------------------ what it sees
+
+
+def test_file_system_shows_no_repository_solutions_home_or_other_jobs(box):
+    (seen,) = probe(box, f'''
+        found = {{}}
+        for path in ["{REPO}/solutions", "{REPO}/solutions/softmax.py", "{REPO}/notebooks", "{REPO}/README.md",
+                     "{REPO}/grader.toml", "{REPO}/grader", "/root/.bash_history", "/root/.ssh", "/home",
+                     "/etc/passwd", "/etc/shadow"]:
+            found[path] = os.path.exists(path)
+        # the virtual environment may live inside the repository: then only it is there
+        found["repository files"] = sorted(set(os.listdir("{REPO}")) - {{".venv"}}) if os.path.isdir("{REPO}") else []
+        hits = []
+        for top in sorted(set(os.listdir("/")) - {{"proc", "sys", "dev", "usr"}}):
+            for folder, dirs, files in os.walk("/" + top):
+                hits += [os.path.join(folder, f) for f in files if f == "grader.toml"
+                         or (f == "nb03_softmax.py" and folder.endswith(("zoo", "variants")))
+                         or (f == "softmax.py" and folder.endswith("solutions"))]
+        return {{"found": found, "hits": hits, "jobs": sorted(os.listdir("/jobs")), "cwd": os.getcwd(),
+                "root": sorted(os.listdir("/")), "code": sorted(os.listdir("/opt/grader-code"))}}
+    ''', time_limit=60)
+    assert not any(seen["found"].values()), seen["found"]  # (a non-empty list of repository files is true too)
+    assert seen["hits"] == [], seen["hits"]
+    assert len(seen["jobs"]) == 1 and seen["cwd"] == f"/jobs/{seen['jobs'][0]}/work", seen  # only its own job
+    assert seen["code"] == ["course", "grader"]
+    assert not {"home", "srv", "mnt", "media", "var"} & set(seen["root"]), seen["root"]
+
+
+def test_environment_does_not_name_grading(box):
+    (env,) = probe(box, "return {'env': dict(os.environ), 'cwd': os.getcwd()}")
+    variables = env["env"]
+    leaks = [key for key in variables if any(word in (key + "=" + variables[key]).upper()
+                                             for word in ("GRAD", "SOLUTION", "SECRET", "SANDBOX"))]
+    assert not leaks, leaks
+    assert variables["HOME"] == variables["TMPDIR"] == env["cwd"], env  # its own private folder
+
+
+def test_only_the_jobs_own_folder_is_writable(box):
+    (written,) = probe(box, '''
+        results = {}
+        for folder in ["/tmp", "/dev/shm", "/jobs", "/opt/grader-code/grader", "/", os.path.dirname(np.__file__),
+                       os.path.dirname(os.__file__), "..", "."]:
+            try:
+                with open(os.path.join(folder, "planted.txt"), "w") as f:
+                    f.write("x")
+                results[folder] = True
+            except OSError:
+                results[folder] = False
+        return results
+    ''')
+    assert written.pop(".") is True and written.pop("..") is True  # its own job folder
+    assert not any(written.values()), written
+
+
+def test_sys_path_holds_nothing_the_student_can_write(box):
+    (paths,) = probe(box, '''
+        return [[p, os.access(p or ".", os.W_OK)] for p in sys.path]
+    ''')
+    assert paths and all(not writable for _, writable in paths), paths
+    assert "" not in [p for p, _ in paths] and "." not in [p for p, _ in paths]
+
+
+# ------------------------------------------------------------------------------ network
+
+
+class _AcceptingServer:
+    """A loopback server on the host that accepts and counts connections."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while self.running:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            conn.close()
+
+    def close(self):
+        self.running = False
+        self.thread.join()
+        self.sock.close()
+
+
+def test_no_connection_reaches_the_host_or_the_outside(box):
+    server = _AcceptingServer()
+    try:
+        # the server works from the host:
+        socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
+        time.sleep(0.3)
+        assert server.accepted == 1
+        (tries,) = probe(box, f'''
+            out = {{}}
+            for host, port in [("127.0.0.1", {server.port}), ("localhost", {server.port}), ("10.0.2.2", {server.port}),
+                               ("1.1.1.1", 443), ("8.8.8.8", 53), ("pypi.org", 443)]:
+                for _ in range(4):
+                    try:
+                        socket.create_connection((host, port), timeout=1).close()
+                        out[f"{{host}}:{{port}}"] = out.get(f"{{host}}:{{port}}", 0) + 1
+                    except OSError as exc:
+                        out.setdefault(f"{{host}}:{{port}}", 0)
+            return out
+        ''', time_limit=60)
+        time.sleep(0.3)
+    finally:
+        server.close()
+    assert server.accepted == 1, f"{server.accepted - 1} connections from the sandbox reached the host"
+    assert not any(tries.values()), tries
+
+
+# ------------------------------------------------------------------------------ fresh world
+
+
+PLANTER = '''
+import os, sys
+def softmax(scores, axis=-1):
+    planted = []
+    for folder in [".", "..", os.environ.get("TMPDIR", "."), os.environ.get("HOME", "."), "/tmp", "/dev/shm", "/jobs", *sys.path]:
+        for name in ("json.py", "numpy_patch.py", "secret_note.txt"):
+            try:
+                with open(os.path.join(folder, name), "w") as f:
+                    f.write("raise SystemExit('planted module ran')\\n" if name.endswith(".py") else "answers: 42")
+                planted.append(os.path.abspath(os.path.join(folder, name)))
+            except OSError:
+                pass
+    with open("/proc/self/cwd/../keep.txt", "w") as f:
+        f.write("left behind")
+    e = np.exp(scores - scores.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+'''
+
+SEEKER = '''
+import os, glob, importlib
+def softmax(scores, axis=-1):
+    seen = []
+    for folder in [".", "..", "/jobs", "/tmp", "/dev/shm"]:
+        for path in glob.glob(os.path.join(folder, "**"), recursive=True):
+            if any(path.endswith(n) for n in ("json.py", "numpy_patch.py", "secret_note.txt", "keep.txt")):
+                seen.append(path)
+        seen += [os.path.join(folder, p) for p in os.listdir(folder) if not os.path.exists(folder)]
+    try:
+        importlib.import_module("numpy_patch")
+        seen.append("imported numpy_patch")
+    except ImportError:
+        pass
+    import json
+    if not json.__file__.startswith(os.path.dirname(os.__file__)):
+        seen.append("json shadowed: " + json.__file__)
+    others = [d for d in os.listdir("/jobs") if not os.getcwd().startswith("/jobs/" + d)]
+    if seen or others:
+        return np.full_like(scores, 0.5)  # wrong on purpose: what this submission saw costs it the marks
+    e = np.exp(scores - scores.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+'''
+
+CORRECT_REST = '''
+def masked_softmax(scores, mask, axis=-1):
+    scores, mask = np.broadcast_arrays(scores, np.asarray(mask, dtype=bool))
+    masked = np.where(mask, scores, -np.inf)
+    top = np.max(masked, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    e = np.where(mask, np.exp(masked - top), 0.0)
+    total = e.sum(axis=axis, keepdims=True)
+    return e / np.where(total > 0, total, 1.0)
+
+
+def causal_mask(T):
+    return np.tril(np.ones((T, T), dtype=bool))
+'''
+
+
+def test_a_submission_sees_nothing_of_the_one_before(box, tmp_path):
+    config = Config(secret="fresh-world", time_limit=20.0, memory_mb=1024)
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, code in ((first, PLANTER), (second, SEEKER)):
+        folder.mkdir()
+        (folder / "03_softmax.py").write_text("import numpy as np\n" + code + CORRECT_REST)
+    planted = grade_submission(first / "03_softmax.py", config, box)
+    seeker = grade_submission(second / "03_softmax.py", config, box)
+    assert {e.exercise: e.earned == e.points for e in planted.exercises}["softmax"]
+    by_name = {e.exercise: e for e in seeker.exercises}
+    assert by_name["softmax"].earned == by_name["softmax"].points > 0, [
+        (c.name, c.message) for c in by_name["softmax"].checks if not c.passed]
+    assert list(box.jobs.iterdir()) == [], "job folders outlive their job"
+
+
+def test_the_seeker_can_fail(box, tmp_path):
+    """The previous test proves something only if the seeker notices what it looks for."""
+    answer = "import numpy as np\n" + SEEKER.replace('"/jobs", "/tmp"', '"/jobs", "/opt/grader-code/grader", "/tmp"').replace(
+        '"secret_note.txt", "keep.txt"', '"secret_note.txt", "keep.txt", "core.py"') + CORRECT_REST
+    (tmp_path / "03_softmax.py").write_text(answer)
+    result = grade_submission(tmp_path / "03_softmax.py", Config(secret="s", time_limit=20.0), box)
+    assert {e.exercise: e.earned for e in result.exercises}["softmax"] == 0
+
+
+# ------------------------------------------------------------------------------ what comes back
+
+
+def test_forged_pickle_result_is_never_unpickled(box):
+    marker = Path("/tmp") / f"pickle-ran-{uuid.uuid4().hex}"
+    answer = textwrap.dedent(f'''
+        import os, numpy as np
+        class Payload:
+            def __reduce__(self):
+                return (os.system, ("touch {marker}",))
+        def softmax(scores, axis=-1):
+            job = os.path.dirname(os.getcwd())
+            array = np.empty(1, dtype=object)
+            array[0] = Payload()
+            np.savez(os.path.join(job, "result.npz"), a0=array)
+            with open(os.path.join(job, "result.json"), "w") as f:
+                f.write('{{"calls": [{{"ok": true, "value": {{"__nd__": "a0"}}}}], "notes": []}}')
+            os._exit(0)
+    ''')
+    job = box.run("softmax", PROBE_SETUP, answer, [Call(args=(np.zeros(2),))], [], 20.0)
+    assert job.result is None and any("could not be read" in n for n in job.notes), (job.result, job.notes)
+    assert not marker.exists(), "the trusted side unpickled a file the sandbox wrote"
+
+
+@pytest.mark.parametrize("forged", [
+    '{"calls": [{"ok": true, "value": {"__call__": {"kind": "function"}}}], "notes": []}',
+    '{"calls": [{"ok": true, "value": {"__build__": "classifier", "params": {"__map__": {}}}}], "notes": []}',
+    '{"calls": [{"ok": true, "value": {"__tuple__": [1, 2]}}], "notes": []}',
+])
+def test_forged_json_with_trusted_only_objects_is_rejected(box, forged):
+    answer = textwrap.dedent(f'''
+        import os, numpy as np
+        def softmax(scores, axis=-1):
+            job = os.path.dirname(os.getcwd())
+            np.savez(os.path.join(job, "result.npz"))
+            with open(os.path.join(job, "result.json"), "w") as f:
+                f.write({forged!r})
+            os._exit(0)
+    ''')
+    job = box.run("softmax", PROBE_SETUP, answer, [Call(args=(np.zeros(2),))], [], 20.0)
+    assert job.result is None and any("could not be read" in n for n in job.notes), (job.result, job.notes)
+
+
+def test_result_files_are_never_read_through_links_or_fifos(box):
+    answer = textwrap.dedent('''
+        import os, numpy as np
+        def softmax(scores, axis=-1):
+            job = os.path.dirname(os.getcwd())
+            os.symlink("/etc/hostname", os.path.join(job, "result.json"))
+            os.mkfifo(os.path.join(job, "result.npz"))
+            os.unlink(os.path.join(job, "stdout.txt"))
+            os.mkfifo(os.path.join(job, "stdout.txt"))
+            os._exit(0)
+    ''')
+    started = time.monotonic()
+    job = box.run("softmax", PROBE_SETUP, answer, [Call(args=(np.zeros(2),))], [], 20.0)
+    assert time.monotonic() - started < 15, "reading a FIFO blocked the trusted side"
+    assert job.result is None and job.stdout == "", (job.result, job.stdout)
+
+
+# ------------------------------------------------------------------------------ processes
+
+
+FORK_BOMB = '''
+def softmax(scores, axis=-1):
+    import os
+    while True:
+        try:
+            os.fork()
+        except OSError:
+            pass
+'''
+
+
+def _fork_bomb_costs_one_exercise(box, tmp_path):
+    path = tmp_path / "03_softmax.py"
+    path.write_text("import numpy as np\n" + FORK_BOMB + CORRECT_REST)
+    result = grade_submission(path, Config(secret="bomb", time_limit=5.0, memory_mb=1024), box)
+    by_name = {e.exercise: e for e in result.exercises}
+    assert by_name["softmax"].earned == 0
+    assert by_name["causal_mask"].earned == by_name["causal_mask"].points > 0
+    assert by_name["masked_softmax"].earned == by_name["masked_softmax"].points > 0
+
+
+def test_fork_bomb_is_contained_by_the_limit_this_host_offers(box, tmp_path):
+    """cgroup v1 pids, a delegated cgroup v2, or RLIMIT_NPROC: never skipped."""
+    _fork_bomb_costs_one_exercise(box, tmp_path)
+
+
+def test_fork_bomb_is_contained_without_any_cgroup(tmp_path, monkeypatch):
+    """The fallback a normal user gets: RLIMIT_NPROC on the sandbox's uid."""
+    require_bwrap()
+    monkeypatch.setattr(sandbox_module, "make_pids_cgroup", lambda *a, **k: None)
+    with Sandbox(isolate=True, memory_mb=1024) as no_cgroup:
+        assert no_cgroup.cgroup is None
+        _fork_bomb_costs_one_exercise(no_cgroup, tmp_path)
+
+
+def test_a_process_limit_is_in_force(box):
+    """The same fork bomb, counted: at most PIDS_MAX processes at a time."""
+    (count,) = probe(box, '''
+        import time
+        children = 0
+        for _ in range(500):
+            try:
+                if os.fork() == 0:
+                    time.sleep(30)
+                    os._exit(0)
+                children += 1
+            except OSError:
+                break
+        return children
+    ''', time_limit=30)
+    assert 0 < count < 200, count
+
+
+def test_cgroup_v2_delegation_is_recognised(tmp_path):
+    """A v2 hierarchy counts only where our cgroup lets children use the pids controller."""
+    mount = tmp_path / "unified"
+    own = Path("/proc/self/cgroup").read_text().splitlines()
+    path = next((line.split("::", 1)[1] for line in own if line.startswith("0::")), "/")
+    group = mount / path.lstrip("/")
+    group.mkdir(parents=True)
+    (mount / "cgroup.controllers").write_text("cpu pids\n")
+    (group / "cgroup.subtree_control").write_text("cpu\n")
+    assert sandbox_module._own_v2_cgroup(mount) is None
+    (group / "cgroup.subtree_control").write_text("cpu pids\n")
+    assert sandbox_module._own_v2_cgroup(mount) == group
+    made = sandbox_module.make_pids_cgroup(base_v1=tmp_path / "no-v1", unified=mount)
+    assert made is not None and made.parent == group and (made / "pids.max").read_text() == str(sandbox_module.PIDS_MAX)
+
+
+def test_clean_up_reaches_only_the_workers_own_descendants(tmp_path):
+    """kill_descendants, run outside any sandbox: its children die, a sibling lives."""
+    sibling = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    script = tmp_path / "cleanup.py"
+    script.write_text(textwrap.dedent(f'''
+        import os, subprocess, sys, time
+        sys.path.insert(0, {str(REPO)!r})
+        from grader.worker import kill_descendants, descendants, _prctl, PR_SET_CHILD_SUBREAPER
+        _prctl(PR_SET_CHILD_SUBREAPER, 1)
+        child = subprocess.Popen([sys.executable, "-c", "import os, time; os.fork(); os.fork(); time.sleep(60)"])
+        orphan_maker = subprocess.Popen([sys.executable, "-c",
+            "import os, time\\nif os.fork() == 0:\\n    os.setsid(); time.sleep(60)\\nos._exit(0)"])
+        orphan_maker.wait()
+        time.sleep(0.5)
+        before = len(descendants(os.getpid()))
+        killed = kill_descendants()
+        print(before, killed, len(descendants(os.getpid())))
+    '''))
+    try:
+        out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+        before, killed, after = map(int, out.stdout.split())
+        assert before >= 5 and killed >= 5 and after == 0, out.stdout + out.stderr
+        assert sibling.poll() is None, "the clean-up killed a process that is not its descendant"
+    finally:
+        sibling.kill()
+        sibling.wait()
+
+
+def test_sandboxed_worker_refuses_to_run_unless_pid_1(tmp_path):
+    bootstrap = sandbox_module.BOOTSTRAP.format(code=str(REPO))
+    out = subprocess.run([sys.executable, "-I", "-c", bootstrap, "--jobs", str(tmp_path), "--sandboxed"],
+                         capture_output=True, text=True, timeout=60, input="")
+    assert out.returncode != 0 and "PID 1" in out.stderr, out.stderr
+
+
+def test_killing_the_grader_kills_the_sandbox(tmp_path):
+    """--die-with-parent: a grader killed with SIGKILL leaves no worker behind."""
+    require_bwrap()
+    script = tmp_path / "grader_process.py"
+    script.write_text(textwrap.dedent(f'''
+        import sys, time
+        sys.path.insert(0, {str(REPO)!r})
+        from grader.sandbox import Sandbox
+        box = Sandbox(isolate=True)
+        box.start()
+        print(box.process.pid, flush=True)
+        time.sleep(120)
+    '''))
+    grader_process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        bwrap_pid = int(grader_process.stdout.readline())
+        sandbox_pids = [bwrap_pid] + _children_of(bwrap_pid)
+        assert len(sandbox_pids) >= 2
+        grader_process.send_signal(signal.SIGKILL)
+        grader_process.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(pid) for pid in sandbox_pids):
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in sandbox_pids)
+    finally:
+        if grader_process.poll() is None:
+            grader_process.kill()
+
+
+def _children_of(pid: int) -> list[int]:
+    from grader.worker import descendants
+
+    return descendants(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+# ------------------------------------------------------------------------------ the notebook route
+
+
+def test_exit_at_import_in_a_notebook_answer_cell_costs_only_that_exercise(box, tmp_path):
+    import nbformat
+
+    nb = nbformat.read(REPO / "notebooks" / "03_softmax.ipynb", as_version=4)
+    answers = {"softmax": "import os\nos._exit(3)\ndef softmax(scores, axis=-1):\n    return scores\n",
+               "masked_softmax": CORRECT_REST.split("def causal_mask")[0], "causal_mask": "def causal_mask" + CORRECT_REST.split("def causal_mask")[1]}
+    for cell in nb.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = "import numpy as np\n" + answers[grade_id]
+    path = tmp_path / "03_softmax.ipynb"
+    nbformat.write(nb, path)
+    result = grade_submission(path, Config(secret="exit", time_limit=20.0), box)
+    by_name = {e.exercise: e for e in result.exercises}
+    assert by_name["softmax"].earned == 0 and {c.status for c in by_name["softmax"].checks} == {"crashed"}
+    assert by_name["masked_softmax"].earned == by_name["masked_softmax"].points > 0
+    assert by_name["causal_mask"].earned == by_name["causal_mask"].points > 0
