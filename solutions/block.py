@@ -77,20 +77,14 @@ class EncoderBlock(nn.Module):
         self.norm2 = nn.LayerNorm(d_model)
         self.dropout1 = nn.Dropout(dropout)
         self.dropout2 = nn.Dropout(dropout)
-        self.attention_weights: torch.Tensor | None = None  # last forward's (B, H, T, T), for plots
-
-    def _attention_block(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        out, weights = self.self_attn(x, mask)
-        self.attention_weights = weights.detach()
-        return self.dropout1(out)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """x: ``(B, T, d_model)``; mask: bool broadcastable to ``(B, H, T, T)``, True = may attend.
         Returns ``(B, T, d_model)``."""
         if self.norm_first:
-            x = x + self._attention_block(self.norm1(x), mask)
+            x = x + self.dropout1(self.self_attn(self.norm1(x), mask)[0])  # attention of the normalised x
             x = x + self.dropout2(self.ff(self.norm2(x)))
         else:
-            x = self.norm1(x + self._attention_block(x, mask))
+            x = self.norm1(x + self.dropout1(self.self_attn(x, mask)[0]))  # normalise after the residual add
             x = self.norm2(x + self.dropout2(self.ff(x)))
         return x

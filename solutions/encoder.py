@@ -67,14 +67,13 @@ def count_parameters(
     n_layers: int,
     norm_first: bool = False,
 ) -> int:
-    """Trainable parameters of :class:`TransformerEncoder`, in closed form.
-
-    - embedding: ``vocab_size * d_model`` (positions are a fixed buffer, not trained);
-    - per layer: attention ``4 * (d_model**2 + d_model)`` (q, k, v, out projections with
-      biases; the head count only splits them), feed-forward ``2 * d_model * d_ff + d_ff + d_model``,
-      two LayerNorms ``2 * 2 * d_model``;
-    - final LayerNorm ``2 * d_model`` when ``norm_first``.
+    """The number of trainable parameters of :class:`TransformerEncoder`, in closed form:
+    a formula of the sizes alone, equal to ``sum(p.numel() for p in model.parameters())``
+    (the sinusoidal positions are a buffer, not a parameter).
     """
+    # embedding vocab_size * d_model; per layer: attention 4 (d^2 + d) (q, k, v, out with biases;
+    # the head count only splits them), feed-forward 2 d d_ff + d_ff + d, two LayerNorms 2 * 2d;
+    # a final LayerNorm 2d when norm_first.
     attention = 4 * (d_model * d_model + d_model)
     feed_forward = (d_model * d_ff + d_ff) + (d_ff * d_model + d_model)
     norms = 2 * (2 * d_model)

@@ -20,6 +20,7 @@ The whole class is graded once per module (a few kernels per notebook): about a 
 """
 from __future__ import annotations
 
+import ast
 import csv
 import html
 import importlib.util
@@ -75,17 +76,64 @@ def setup_source(nb) -> str:
     return next(c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
 
 
-def bug_answer(bug, setup: str) -> str:
-    """A student's answer cell made of a bug-zoo implementation, renamed to the exercise's name.
+def bug_answer(bug, setup: str, reference_cell: str) -> str:
+    """A student's answer cell made of a bug-zoo implementation, named as the exercise.
 
-    Helpers the bug uses from its zoo module (a regex, a shared function) are copied in front of
-    it, as a student would have them in the same cell, unless the setup cell provides them.
+    A function bug is renamed; the helpers it uses from its zoo module (a regex, a shared function)
+    are copied in front of it, as a student would have them in the same cell, unless the setup
+    cell provides them. A class bug (usually a subclass of the reference that overrides
+    ``forward``) comes after the solved answer cell, which defines the exercise's class, and then
+    takes its name: ``EncoderBlock = EncoderBlockSwapped``.
     """
     import inspect
 
-    helpers = build.helper_sources(bug.impl, build.names_bound_by(setup))
-    body = build.rename_function(inspect.getsource(bug.impl), bug.exercise)
-    return "\n\n".join([*helpers, body])
+    provided = build.names_bound_by(setup)
+    if inspect.isfunction(bug.impl):
+        helpers = build.helper_sources(bug.impl, provided)
+        body = build.rename_function(inspect.getsource(bug.impl), bug.exercise)
+        return "\n\n".join([*helpers, body])
+    import builtins
+    import sys
+    import textwrap
+    import types
+
+    parts = [reference_cell]
+    notebook = exercises.get(bug.exercise).notebook
+    own = {ex.name for ex in exercises.for_notebook(notebook)}
+    given = build.given_names(setup)
+    seen = set(provided) | set(exercises.EXERCISES)
+    for cls in reversed(bug.impl.__mro__[:-1]):  # bases first: a zoo base such as _EncoderBlock
+        if not (cls.__module__.startswith("solutions.zoo") or cls is bug.impl):
+            continue
+        source = textwrap.dedent(inspect.getsource(cls))
+        tree = ast.parse(source)
+        module = vars(sys.modules[cls.__module__])
+        node = tree.body[0]  # the class, without its @bug decorator
+        used = sorted({n.id for part in [*node.bases, *node.body] for n in ast.walk(part)
+                       if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)})
+        for name in used:
+            value = module.get(name)
+            target = getattr(value, "__name__", name)
+            exercise_alias = (inspect.isfunction(value) or isinstance(value, type)) and target in exercises.EXERCISES
+            if name in provided or name in seen - set(exercises.EXERCISES) or hasattr(builtins, name) \
+                    or value is None or isinstance(value, types.ModuleType) or (isinstance(value, type) and not exercise_alias):
+                continue  # the setup cell's, already copied, a local variable, a class of the MRO or the cell
+            seen.add(name)
+            if exercise_alias:
+                # another exercise (a zoo alias such as _correct_pe): this notebook's answer, or given's version
+                reference = target if target in own else given.get(target, target)
+                if reference != name:
+                    parts.append(f"{name} = {reference}")
+            elif inspect.isfunction(value):
+                parts += build.helper_sources(value, provided | seen, seen)
+                helper = build.strip_decorators(textwrap.dedent(inspect.getsource(value)))
+                parts.append(helper if target == name else build.rename_function(helper, name))
+            else:
+                parts.append(build._module_assignment(sys.modules[cls.__module__], name))
+        start = tree.body[0].lineno - 1  # the `class` line: no @bug decorator
+        parts.append("\n".join(source.splitlines()[start:]) + "\n")
+    parts.append(f"{bug.exercise} = {bug.impl.__name__}\n")
+    return "\n\n".join(dict.fromkeys(parts))
 
 
 def with_line_in_body(source: str, line: str, imports: str) -> str:
@@ -160,7 +208,7 @@ def graded(tmp_path_factory):
             bugs = zoo_plan(notebook, k)
             if bugs:
                 plan[f"zoo{k}", notebook] = submission(
-                    release, {**answers, **{name: bug_answer(bug, setup) for name, bug in bugs.items()}})
+                    release, {**answers, **{name: bug_answer(bug, setup, answers[name]) for name, bug in bugs.items()}})
         if notebook == QUIRKS_NOTEBOOK:
             quirky = dict(answers)
             quirky[WARNS] = with_line_in_body(

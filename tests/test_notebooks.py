@@ -5,8 +5,8 @@ only where the student has work to do.
 - every notebook has exactly the exercises of COURSE.md (the grader's registry), with the nbgrader
   cells the grading relies on;
 - each solved answer cell runs on its own after the setup cell and passes its hidden checks;
-- the solved notebooks run top to bottom under ``pytest --nbval-lax`` (cells marked
-  ``# NBVAL_CHECK_OUTPUT`` must print exactly their stored text);
+- the solved notebooks run top to bottom under ``pytest --nbval-lax`` (cells tagged
+  ``nbval-check-output`` must print exactly their stored text);
 - the released notebooks run top to bottom, and every error is a one-line ``CheckFailed:
   ... not attempted`` from a check cell.
 """
@@ -81,24 +81,39 @@ def test_exercises_and_nbgrader_cells(notebook):
     for cell in code:
         if _nbgrader(cell).get("solution"):
             name = _nbgrader(cell)["grade_id"]
-            assert f"def {name}(" in cell.source and "raise NotImplementedError()" in cell.source
+            assert f"def {name}(" in cell.source or f"class {name}(" in cell.source, cell.source[:300]
+            assert "raise NotImplementedError()" in cell.source
             assert '"""' in cell.source, "the stub keeps the reference docstring"
         for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "hidden=True"):
             assert marker not in cell.source, f"{notebook}: {marker!r} left in a released cell"
         assert not cell.get("outputs"), "released notebooks carry no outputs"
 
 
+def _guarded(tree: ast.AST) -> set[int]:
+    """ids of the nodes inside a ``try:`` body whose handlers catch every Exception."""
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and any(
+                h.type is None or (isinstance(h.type, ast.Name) and h.type.id in ("Exception", "BaseException"))
+                for h in node.handlers):
+            inside.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    return inside
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_cells_after_an_exercise_never_call_the_students_function(notebook):
     """Exercises are graded independently and later cells run whatever the student wrote: only
-    answer and check cells may name an exercise's function (other cells use built-ins)."""
+    answer and check cells may call an exercise's function, except inside ``try: ... except
+    Exception`` (an optional "now with your own answer" demo that a stub or a crash cannot stop)."""
     names = [ex.name for ex in exercises.for_notebook(notebook)]
     for cell in _released(notebook).cells:
         if cell.cell_type != "code" or _nbgrader(cell).get("solution") or _nbgrader(cell).get("grade"):
             continue
         tree = ast.parse(cell.source)
+        guarded = _guarded(tree)
         called = {node.func.id for node in ast.walk(tree)
-                  if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names}
+                  if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names
+                  and id(node) not in guarded}
         defined = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
         assert called <= defined, f"{notebook}: a demo cell calls {sorted(called)}:\n{cell.source[:400]}"
 
@@ -149,6 +164,9 @@ def _clean_env() -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PYTEST_XDIST"))}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
     env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    # One thread per kernel: tiny tensors gain nothing from more, and under pytest-xdist two OpenMP
+    # pools fighting over shared cores made a 0.25 s cell take 16 s.
+    env["OMP_NUM_THREADS"] = "1"
     return env
 
 

@@ -23,14 +23,19 @@ Source format: cells are separated by lines ``%% <kind> [name]``:
 ``%% setup``       the imports cell: first code cell, locked, grade_id "setup". The grader runs
                    it before each answer cell, so everything an answer may use comes from here.
 ``%% code``        an ordinary code cell (demos, figures).
-``%% output``      the exact stdout expected from the code cell above: that cell gets
-                   ``# NBVAL_CHECK_OUTPUT`` and this text as its stored output (checked by nbval).
-``%% answer NAME`` the exercise's answer cell, generated from ``solutions.NAME``.
+``%% output``      the exact stdout expected from the code cell above: that cell gets the
+                   ``nbval-check-output`` tag and this text as its stored output (checked by nbval).
+``%% answer NAME`` the exercise's answer cell, generated from ``solutions.NAME`` (a function,
+                   or a class whose ``forward`` is the student's and ``__init__`` the given
+                   skeleton; see ``STUDENT_METHODS``).
 ``%% check NAME``  the locked test cell: ``check(NAME)`` + hidden ``check(NAME, hidden=True)``.
 
 Every answer cell must run on its own after the setup cell (that is how it is graded). When
-a reference function calls another exercise's function or a module-level helper that the
-setup cell does not provide, that helper's source is nested inside the solution region.
+a reference calls another exercise that ``course.given`` has a working version of, and the
+setup cell imports ``given``, the call becomes ``given.<name>`` (so a bug in the student's
+earlier answer never breaks this one). Other helpers the setup cell does not provide (another
+exercise of the numpy track, a module-level function or constant) are copied into the cell:
+nested inside the solution region for the student's code, at the top for a given skeleton.
 """
 from __future__ import annotations
 
@@ -42,7 +47,9 @@ import os
 import shutil
 import subprocess
 import sys
+import io
 import textwrap
+import tokenize
 import types
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,14 +63,20 @@ RELEASE_DIR = REPO / "notebooks"
 DEFAULT_COURSE_DIR = REPO / "nbgrader"
 SANITIZE_FILE = SRC_DIR / "nbval_sanitize.cfg"
 
-NOTEBOOKS = ["00_start_here", "01_word_embeddings", "02_relevance", "03_softmax", "04_context_vectors"]
+NOTEBOOKS = sorted(path.stem for path in SRC_DIR.glob("[0-9][0-9]_*.txt"))  # one source file per notebook
 
 SCHEMA_VERSION = 3  # nbgrader 0.9 cell metadata
 SELF_CONTAINED_NOTE = (
     "# Graded on its own: this cell may use only what the imports cell (the first code cell)\n"
     "# defines, so define in this cell everything your answer needs.\n"
 )
-NBVAL_MARK = "# NBVAL_CHECK_OUTPUT"
+NBVAL_CHECK_TAG = "nbval-check-output"  # nbval compares this cell's output (--nbval-lax compares only these)
+
+# Class exercises: the methods whose bodies are the student's (the rest is the given skeleton).
+STUDENT_METHODS = {"PositionalEncoding": ("__init__", "forward")}
+DEFAULT_STUDENT_METHODS = ("forward",)
+# Exercise -> its working version in course.given, when the names differ.
+GIVEN_NAMES = {"scaled_dot_product_attention": "attention"}
 
 if str(REPO) not in sys.path:  # `python tools/build_notebooks.py` from anywhere
     sys.path.insert(0, str(REPO))
@@ -172,6 +185,42 @@ def _module_assignment(module: types.ModuleType, name: str) -> str:
     raise LookupError(f"cannot find the assignment of {name} in {module.__name__}")
 
 
+def given_names(setup_source: str) -> dict[str, str]:
+    """{exercise name: ``given.<its working version>``} when the setup cell imports ``given``."""
+    if "given" not in names_bound_by(setup_source):
+        return {}
+    from course import given
+    from grader import exercises
+
+    mapping = {name: f"given.{GIVEN_NAMES.get(name, name)}" for name in exercises.EXERCISES}
+    return {name: ref for name, ref in mapping.items() if hasattr(given, ref.split(".", 1)[1])}
+
+
+def use_given(source: str, renames: dict[str, str]) -> str:
+    """Rewrite bare references to other exercises (``split_heads(x, H)``) as ``given.split_heads(x, H)``.
+
+    Only names read as variables change: attributes (``self.split_heads``), keyword names and the
+    names a ``def``/``class`` defines stay as they are."""
+    if not renames:
+        return source
+    tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    lines = source.splitlines(keepends=True)
+    edits = []
+    for i, tok in enumerate(tokens):
+        if tok.type != tokenize.NAME or tok.string not in renames:
+            continue
+        before = next((t for t in reversed(tokens[:i]) if t.type not in (tokenize.NL, tokenize.COMMENT)), None)
+        after = tokens[i + 1] if i + 1 < len(tokens) else None
+        if before is not None and (before.string in (".", "def", "class") or (before.string in ("(", ",") and after is not None and after.string == "=")):
+            continue
+        edits.append(tok)
+    for tok in reversed(edits):  # right to left: earlier positions stay valid
+        row, col = tok.start
+        line = lines[row - 1]
+        lines[row - 1] = line[:col] + renames[tok.string] + line[col + len(tok.string):]
+    return "".join(lines)
+
+
 def helper_sources(func, provided: set[str], seen: set[str] | None = None) -> list[str]:
     """Sources of the globals ``func`` needs that ``provided`` lacks, dependencies first.
 
@@ -233,25 +282,79 @@ def split_function(source: str) -> tuple[list[str], list[str], list[str]]:
     return signature, doc, body
 
 
-def answer_cell_source(name: str, setup_source: str) -> str:
-    """The solved answer cell of exercise ``name``: reference signature, docstring, solution region."""
-    from grader import reference
-
-    func = reference.reference(name)
-    if func is None or not inspect.isfunction(func):
-        raise LookupError(f"solutions has no function {name!r} (needed for the answer cell)")
-    provided = names_bound_by(setup_source)
-    signature, doc, body = split_function(inspect.getsource(func))
-    helpers = helper_sources(func, provided)
+def _solution_region(body: list[str], helpers: list[str], indent: str) -> list[str]:
+    """``### BEGIN SOLUTION``, the helpers nested so that the cell runs on its own, the body, ``### END``."""
     inner: list[str] = []
     if helpers:
         inner.append("# helpers from the reference, nested so that this cell runs on its own")
         for helper in helpers:
             inner += helper.rstrip("\n").splitlines()
             inner.append("")
-    inner = [("    " + line) if line else "" for line in inner] + body
-    lines = [*signature, *doc, "    ### BEGIN SOLUTION", *inner, "    ### END SOLUTION"]
-    return SELF_CONTAINED_NOTE + "\n".join(lines)
+    inner = [(indent + line) if line else "" for line in inner] + body
+    return [f"{indent}### BEGIN SOLUTION", *inner, f"{indent}### END SOLUTION"]
+
+
+def _function_answer(func, provided: set[str], renames: dict[str, str]) -> list[str]:
+    source = use_given(textwrap.dedent(inspect.getsource(func)), renames)
+    signature, doc, body = split_function(source)
+    helpers = [use_given(h, renames) for h in helper_sources(func, provided | set(renames))]
+    return [*signature, *doc, *_solution_region(body, helpers, "    ")]
+
+
+def _class_answer(cls, provided: set[str], renames: dict[str, str]) -> tuple[list[str], list[str]]:
+    """(top-level helpers, the class): given methods as they are, the student's bodies as solution regions."""
+    student = STUDENT_METHODS.get(cls.__name__, DEFAULT_STUDENT_METHODS)
+    source = use_given(textwrap.dedent(inspect.getsource(cls)), renames)
+    node = ast.parse(source).body[0]
+    lines = source.splitlines()
+    out = lines[: node.body[0].lineno - 1]  # decorators and the `class` line
+    top_helpers: list[str] = []
+    seen: set[str] = set()
+    previous_end = node.body[0].lineno - 1
+    for item in node.body:
+        start = (item.decorator_list[0].lineno if getattr(item, "decorator_list", None) else item.lineno) - 1
+        out += lines[previous_end:start]  # blank lines and comments between members
+        previous_end = item.end_lineno
+        method = cls.__dict__.get(item.name) if isinstance(item, ast.FunctionDef) else None
+        if method is None or item.name not in student:
+            out += lines[start:item.end_lineno]
+            if method is not None:
+                top_helpers += helper_sources(method, provided | set(renames), seen)
+            continue
+        member = textwrap.dedent("\n".join(lines[start:item.end_lineno]))
+        signature, doc, body = split_function(member)
+        kept = []
+        if item.name == "__init__" and body and body[0].strip().startswith("super().__init__("):
+            kept = [body.pop(0)]
+        helpers = [use_given(h, renames) for h in helper_sources(method, provided | set(renames), seen)]
+        member_lines = [*signature, *doc, *kept, *_solution_region(body, helpers, "    ")]
+        out += [("    " + line) if line else "" for line in member_lines]
+    return [use_given(h, renames) for h in top_helpers], out
+
+
+def answer_cell_source(name: str, setup_source: str) -> str:
+    """The solved answer cell of exercise ``name``: the reference's signature and docstring (a class:
+    its given skeleton) with the student's part between solution markers."""
+    from grader import reference
+
+    answer = reference.reference(name)
+    provided = names_bound_by(setup_source)
+    renames = {k: v for k, v in given_names(setup_source).items() if k != name}
+    if inspect.isfunction(answer):
+        return SELF_CONTAINED_NOTE + "\n".join(_function_answer(answer, provided, renames))
+    if inspect.isclass(answer):
+        top, body = _class_answer(answer, provided, renames)
+        parts = [*(h.rstrip("\n") for h in top), "\n".join(body)]
+        return SELF_CONTAINED_NOTE + "\n\n\n".join(parts)
+    raise LookupError(f"solutions has no function or class {name!r} (needed for the answer cell)")
+
+
+def forbidden_note(exercise) -> str:
+    """The exercise text's last paragraph: what it may not call, from the grader's own list."""
+    from grader.forbidden import describe
+
+    return (f"**Not allowed in `{exercise.name}`:** {describe(exercise.forbidden)}. Grading watches what your "
+            "code calls while it runs, under any name, so write this part yourself.")
 
 
 def check_cell_source(name: str) -> str:
@@ -295,15 +398,19 @@ def build_source_notebook(notebook: str) -> nbformat.NotebookNode:
         elif spec.kind == "code":
             source = spec.text
             if spec.expected is not None:
-                source = f"{NBVAL_MARK}\n{source}"
                 cell = new_code_cell(source, execution_count=1 + sum(c.cell_type == "code" for c in cells))
                 cell.outputs = [new_output("stream", name="stdout", text=spec.expected)]
+                cell.metadata["tags"] = [NBVAL_CHECK_TAG]
             else:
                 cell = new_code_cell(source)
         elif spec.kind == "answer":
             exercise = exercises.get(spec.name)
             if exercise.notebook != notebook:
                 raise ValueError(f"{notebook}: exercise {spec.name!r} belongs to {exercise.notebook}")
+            if exercise.forbidden:
+                if not cells or cells[-1].cell_type != "markdown":
+                    raise ValueError(f"{notebook}: the answer cell of {spec.name} needs a markdown cell before it")
+                cells[-1].source += "\n\n" + forbidden_note(exercise)
             cell = new_code_cell(answer_cell_source(spec.name, setup_source))
             cell.metadata["nbgrader"] = _nbgrader_meta(spec.name, solution=True)
             cell_id = spec.name.replace("_", "-")
