@@ -8,6 +8,11 @@ code) and grades it twice in this one run, side by side:
 Prints per-exercise times and the ratio; machines are noisy, so compare within one run.
 
     .venv/bin/python benchmarks/grading.py [--repeat 3]
+    .venv/bin/python benchmarks/grading.py --against HEAD~5 [--rounds 3]
+
+``--against REV`` compares this tree with another commit instead: both grade the same kind of
+complete submission (each tree's own reference) through their own sandbox, in alternating rounds
+(this, REV, this, REV...), each round in a fresh process; prints the medians and the ratio.
 """
 from __future__ import annotations
 
@@ -49,10 +54,85 @@ def complete_submission(folder: Path) -> Path:
     return path
 
 
+# Runs inside one tree (ROOT on sys.path): start a sandbox, grade the complete submission, print times.
+# Uses only what every version of the grader has: Config, Sandbox, grade_submission, solutions/.
+_ROUND = """
+import inspect, json, sys, tempfile, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import torch
+torch.set_num_threads(1)
+from grader import reference
+from grader.config import Config
+from grader.grade import grade_submission
+from grader.sandbox import Sandbox
+reference.solutions_module()
+header = "import math\\nimport re\\nimport numpy as np\\nimport torch\\nimport torch.nn.functional as F\\nfrom torch import nn\\n"
+parts = [header]
+for name in ("word_embeddings", "relevance", "softmax", "context_vectors", "attention", "multi_head",
+             "positional", "block", "encoder", "training", "probing"):
+    source = inspect.getsource(sys.modules["solutions." + name])
+    parts.append("\\n".join(l for l in source.splitlines() if not l.startswith(("from .", "import ", "from "))))
+with tempfile.TemporaryDirectory() as tmp:
+    path = Path(tmp) / "complete_submission.py"
+    path.write_text("\\n\\n".join(parts))
+    config = Config(secret="benchmark", time_limit=60)
+    t0 = time.perf_counter()
+    box = Sandbox(isolate=True)
+    box.start()
+    start = time.perf_counter() - t0
+    times = []
+    try:
+        for _ in range(int(sys.argv[2])):
+            t0 = time.perf_counter()
+            result = grade_submission(path, config, box)
+            times.append(time.perf_counter() - t0)
+            assert result.earned == result.points, [(e.exercise, e.message) for e in result.exercises if e.earned < e.points]
+    finally:
+        box.close()
+print(json.dumps({"start": start, "times": times}))
+"""
+
+
+def against(rev: str, rounds: int, repeat: int) -> None:
+    """This tree against commit ``rev``, in alternating fresh processes."""
+    import json
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        other = Path(tmp) / "other"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(other), rev],
+                       check=True, capture_output=True)
+        try:
+            samples: dict[str, list[float]] = {"this tree": [], rev: []}
+            starts: dict[str, list[float]] = {"this tree": [], rev: []}
+            for _ in range(rounds):
+                for label, tree in (("this tree", ROOT), (rev, other)):
+                    out = subprocess.run([sys.executable, "-c", _ROUND, str(tree), str(repeat)], cwd=tmp,
+                                         capture_output=True, text=True, check=True)
+                    data = json.loads(out.stdout.strip().splitlines()[-1])
+                    samples[label] += data["times"]
+                    starts[label].append(data["start"])
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(other)], capture_output=True)
+    print(f"complete submission, isolated, {rounds} alternating rounds x {repeat} gradings each:")
+    for label in samples:
+        print(f"  {label:<12} median {statistics.median(samples[label]):.2f} s  "
+              f"(min {min(samples[label]):.2f}, max {max(samples[label]):.2f}); "
+              f"sandbox start median {statistics.median(starts[label]):.2f} s")
+    ratio = statistics.median(samples["this tree"]) / statistics.median(samples[rev])
+    print(f"  ratio this tree / {rev}: {ratio:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--against", metavar="REV", help="compare with this commit instead (e.g. HEAD~5)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds with --against")
     args = parser.parse_args()
+    if args.against:
+        against(args.against, args.rounds, args.repeat)
+        return
     torch.set_num_threads(1)  # the worker's children use one thread too: same conditions
     config = Config(secret="benchmark", time_limit=60)
     with tempfile.TemporaryDirectory() as tmp:

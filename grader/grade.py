@@ -11,7 +11,7 @@ from . import exercises as registry
 from .config import Config
 from .core import CheckResult, Exercise, ExerciseResult, build_calls
 from .extract import dependencies, extract
-from .judge import Outcome, judge
+from .judge import Outcome, judge, mark_not_attempted
 from .sandbox import Sandbox
 from .static import forbidden_uses, signature_problem
 
@@ -67,14 +67,17 @@ def grade_exercise(exercise: Exercise, answer: str, setup: str, deps, sandbox: S
     checks = exercise.checks if include_hidden else exercise.public_checks
     # Answers this one calls count too: an EncoderBlock may not lean on a MultiHeadAttention
     # that wraps nn.MultiheadAttention.
-    uses = forbidden_uses("\n\n".join([answer, *(source for _, source in deps)]), exercise.forbidden)
+    uses = forbidden_uses("\n\n".join([answer, *(source for _, source in deps)]), exercise.forbidden_names)
     if uses:
         return _zero(exercise, checks, "forbidden",
                      f"this exercise is to write it yourself; the answer uses {', '.join(uses)}")
     plans = [(check, build_calls(check, exercise.name, config.secret)) for check in checks]
     all_calls = [call for _, calls in plans for call in calls]
     limit = min(config.time_limit, exercise.time_limit) if exercise.time_limit else config.time_limit
-    job = sandbox.run(exercise.name, setup, answer, all_calls, deps, limit)
+    job = sandbox.run(exercise.name, setup, answer, all_calls, deps, limit, forbidden=exercise.forbidden)
+    if job.forbidden:
+        return _zero(exercise, checks, "forbidden",
+                     f"this exercise is to write it yourself; while being checked your code called {', '.join(job.forbidden)}")
     result = ExerciseResult(exercise.name, exercise.notebook, "graded")
     result.notes += job.notes
     if job.stderr.strip():
@@ -109,8 +112,7 @@ def grade_exercise(exercise: Exercise, answer: str, setup: str, deps, sandbox: S
             verdict.message = f"{mismatch}. {verdict.message}"
         result.checks.append(verdict)
         position += len(calls)
-    if all(c.status == "not_attempted" for c in result.checks):
-        result.status = "not_attempted"
+    mark_not_attempted(result, plans)
     return result
 
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import traceback
 import warnings
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from . import reference as hidden
 from .core import Call, Check, CheckResult, Comparison, Exercise, ExerciseResult, build_calls, compare, run_call
@@ -63,22 +66,42 @@ def _expected(answer: Any, calls: list[Call]) -> list[Any] | None:
         return None
 
 
-def _matches(outcomes: list[Outcome], other: list[Any] | None) -> bool:
-    return other is not None and all(o.ok for o in outcomes) and compare([o.value for o in outcomes], other).ok
+def _matches(outcomes: list[Outcome], other: list[Any] | None, tolerance=None) -> bool:
+    """The student's outputs are a bug's: equal values of the same kinds (a tensor where the bug
+    returns a float is another mistake, even when the numbers agree)."""
+    values = [o.value for o in outcomes]
+    return (other is not None and all(o.ok for o in outcomes) and _same_kinds(values, other)
+            and compare(values, other, tolerance=tolerance).ok)
+
+
+def _same_kinds(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same_kinds(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_kinds(a[k], b[k]) for k in a)
+    return type(a) is type(b) or {type(a), type(b)} <= {int, float}
 
 
 def judge(exercise: Exercise, check: Check, calls: list[Call], outcomes: list[Outcome]) -> CheckResult:
     """Verdict for one check: errors, comparison or property, then diagnosis from the bug zoo."""
     result = CheckResult(exercise.name, check.name, check.description, check.points, 0.0, check.hidden, "failed")
+    if check.raises is not None:
+        return _judge_raises(exercise, check, calls, outcomes, result)
     failed = next((o for o in outcomes if not o.ok), None)
     if failed is not None:
-        if failed.error_type == "NotImplementedError":
+        if is_stub(failed):
             result.status, result.message = "not_attempted", "not attempted yet (the stub raises NotImplementedError)"
         else:
             result.status = "error"
             result.message = f"your code raised {failed.error_type}: {failed.error_message}"
             if failed.trace:
                 result.metrics["trace"] = failed.trace
+            known = diagnose(exercise, calls, outcomes, check.tolerance)
+            if known is not None:
+                result.diagnosis = (f"This looks like a known mistake: {known.title}. {known.hint} "
+                                    f"{raised_where(exercise, check, calls, outcomes)}")
         return result
 
     values = [o.value for o in outcomes]
@@ -93,7 +116,7 @@ def judge(exercise: Exercise, check: Check, calls: list[Call], outcomes: list[Ou
         if expected is None:
             result.status, result.message = "skipped", "the reference failed on these inputs (a grader bug: please report it)"
             return result
-        verdict = compare(values, expected)
+        verdict = compare(values, expected, tolerance=check.tolerance)
         if check.hidden:
             verdict = _student_safe(verdict)
     result.metrics.update(verdict.metrics)
@@ -101,7 +124,7 @@ def judge(exercise: Exercise, check: Check, calls: list[Call], outcomes: list[Ou
         result.status, result.earned = "passed", check.points
         return result
     result.message = verdict.message
-    known = diagnose(exercise, calls, outcomes)
+    known = diagnose(exercise, calls, outcomes, check.tolerance)
     if known is not None:
         result.diagnosis = f"This looks like a known mistake: {known.title}. {known.hint}"
     elif check.hint:
@@ -109,12 +132,152 @@ def judge(exercise: Exercise, check: Check, calls: list[Call], outcomes: list[Ou
     return result
 
 
-def diagnose(exercise: Exercise, calls: list[Call], outcomes: list[Outcome]):
-    """The first bug-zoo entry whose output equals the student's on these inputs."""
+def is_stub(outcome: Outcome) -> bool:
+    """The untouched stub: a bare ``raise NotImplementedError()``. PyTorch's own NotImplementedError
+    ("... not implemented for 'Long'", arguments in the wrong order) is a real error with a message."""
+    return not outcome.ok and outcome.error_type == "NotImplementedError" and not outcome.error_message.strip()
+
+
+def _judge_raises(exercise: Exercise, check: Check, calls: list[Call], outcomes: list[Outcome],
+                  result: CheckResult) -> CheckResult:
+    """A check that wants an error: every call must raise ``check.raises`` (a contract's ValueError)."""
+    if any(is_stub(o) for o in outcomes):
+        result.status, result.message = "not_attempted", "not attempted yet (the stub raises NotImplementedError)"
+        return result
+    wrong = next((o for o in outcomes if o.ok or o.error_type != check.raises), None)
+    if wrong is None:
+        result.status, result.earned = "passed", check.points
+        return result
+    got = (f"it returned {str(wrong.value)[:80]}" if wrong.ok
+           else f"it raised {wrong.error_type}: {wrong.error_message[:200]}")
+    result.message = f"expected {check.raises}, but {got}"
+    known = diagnose(exercise, calls, outcomes, check.tolerance)
+    if known is not None:
+        result.diagnosis = f"This looks like a known mistake: {known.title}. {known.hint}"
+    elif check.hint:
+        result.diagnosis = check.hint
+    return result
+
+
+def diagnose(exercise: Exercise, calls: list[Call], outcomes: list[Outcome], tolerance=None):
+    """The first bug-zoo entry that did what the student's code did on these inputs: the same
+    outputs (within the check's tolerance: a float32 student making a known mistake is still
+    named) or, when the student's code raised, the same error at the same calls (a bug with the
+    very same error message first, then one with the same kind of error about the same sizes)."""
+    if all(o.ok for o in outcomes):
+        for bug in hidden.bugs(exercise.name):
+            if _matches(outcomes, _expected(bug.impl, calls), tolerance):
+                return bug
+        return None
+    tried = []
     for bug in hidden.bugs(exercise.name):
-        if _matches(outcomes, _expected(bug.impl, calls)):
+        theirs = _bug_outcomes(bug.impl, calls)
+        if _raises_alike(outcomes, theirs, tolerance, exact=True):
             return bug
-    return None
+        tried.append((bug, theirs))
+    return next((bug for bug, theirs in tried if _raises_alike(outcomes, theirs, tolerance, exact=False)), None)
+
+
+def _bug_outcomes(impl: Any, calls: list[Call]) -> list[Outcome]:
+    """What a bug-zoo entry gives on each call: its output, or the error it raised."""
+    outcomes = []
+    for call in calls:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                outcomes.append(Outcome(True, run_call(impl, call)))
+        except Exception as exc:  # the bug's own error, compared with the student's
+            outcomes.append(Outcome(False, error_type=type(exc).__name__, error_message=str(exc)[:500]))
+    return outcomes
+
+
+def _raises_alike(student: list[Outcome], bug: list[Outcome], tolerance=None, exact: bool = True) -> bool:
+    """Call by call: both raised the same type of error with the same message (``exact``) or a
+    similar one, or both returned the same output."""
+    if len(student) != len(bug):
+        return False
+    for mine, theirs in zip(student, bug):
+        if mine.ok != theirs.ok:
+            return False
+        if mine.ok and not _matches([mine], [theirs.value], tolerance):
+            return False
+        if not mine.ok and not _similar_errors(mine, theirs, exact):
+            return False
+    return True
+
+
+_NUMBER = re.compile(r"\d+")
+# Kinds of error that numpy and torch word in several ways (`X @ W` and `np.dot(X, W)` differ).
+_ERROR_KINDS = (
+    ("matrix product", re.compile(r"matmul|not aligned|cannot be multiplied|mat1 and mat2", re.IGNORECASE)),
+    ("broadcast", re.compile(r"broadcast|must match the size", re.IGNORECASE)),
+    ("index", re.compile(r"out of bounds|out of range", re.IGNORECASE)),
+)
+
+
+def _similar_errors(mine: Outcome, theirs: Outcome, exact: bool = True) -> bool:
+    """The same exception type and the same message or, when not ``exact``, the same kind of
+    error about the same sizes: `X @ W.T` and `np.dot(X, W.T)` word one shape mismatch in two
+    ways. Numbers below 2 (axis 0, operand 1) say nothing about the mistake and are left out."""
+    if mine.error_type != theirs.error_type:
+        return False
+    if mine.error_message == theirs.error_message:
+        return True
+    if exact or _error_kind(mine.error_message) != _error_kind(theirs.error_message):
+        return False
+    sizes = [{int(n) for n in _NUMBER.findall(o.error_message) if int(n) >= 2} for o in (mine, theirs)]
+    return bool(sizes[0] and sizes[1]) and (sizes[0] <= sizes[1] or sizes[1] <= sizes[0])
+
+
+def _error_kind(message: str) -> str:
+    """"matrix product", "broadcast", "index", or the message with its numbers masked."""
+    return next((kind for kind, pattern in _ERROR_KINDS if pattern.search(message)), _NUMBER.sub("#", message))
+
+
+_FRAME = re.compile(r'File "(?P<file>[^"]*)", line (?P<line>\d+), in (?P<name>[^\n]+)\n(?: +(?P<code>[^\n]+)\n)?')
+
+
+def raised_where(exercise: Exercise, check: Check, calls: list[Call], outcomes: list[Outcome]) -> str:
+    """Where the student's error happened: which call of the check, on which inputs, and the
+    line of their code that raised (when the trace reaches their code)."""
+    index = next(i for i, o in enumerate(outcomes) if not o.ok)
+    where = f"It happened on call {index + 1} of {len(calls)}, {describe_call(exercise, calls[index], check.hidden)}"
+    frames = [m for m in _FRAME.finditer(outcomes[index].trace)
+              if "site-packages" not in m["file"] and "/lib/python" not in m["file"]]
+    if not frames:
+        return where + "."
+    last = frames[-1]
+    code = f": {last['code'].strip()}" if last["code"] else ""
+    return f"{where}, at line {last['line']} of your cell (in {last['name'].strip()}){code}"
+
+
+def describe_call(exercise: Exercise, call: Call, hidden: bool = False) -> str:
+    """``self_attention(X (3, 4), W_q (4, 2), ..., mask (3, 3) bool)``: the inputs by name, arrays
+    by shape (a hidden check's strings by length only, so that its inputs stay hidden)."""
+    if call.kind == "module":
+        init = ", ".join(_describe_input(k, v, hidden) for k, v in call.init.items())
+        inputs = ", ".join(_describe_input("", a, hidden) for a in call.args)
+        return f"{exercise.name}({init}).{call.method}({inputs})"
+    named = list(zip(exercise.signature, call.args)) + list(call.kwargs.items())
+    return f"{exercise.name}({', '.join(_describe_input(name, value, hidden) for name, value in named)})"
+
+
+def _describe_input(name: str, value: Any, hidden: bool) -> str:
+    if isinstance(value, np.ndarray):
+        kind = "" if np.issubdtype(value.dtype, np.floating) else f" {value.dtype}"
+        return f"{name} {tuple(value.shape)}{kind}".strip()
+    if isinstance(value, str) and hidden:
+        text = f"<a string of {len(value)} characters>"
+    elif isinstance(value, dict):
+        text = f"<a dict of {len(value)} entries>"
+    elif isinstance(value, (list, tuple)):
+        items = ", ".join(_describe_input("", v, hidden) for v in value[:3])
+        text = f"[{items}{', ...' if len(value) > 3 else ''}]"
+    elif isinstance(value, (bool, int, float, str)) or value is None:
+        text = repr(value[:60] if isinstance(value, str) else value)
+    else:  # a Build marker (a model or optimizer the grader makes) is named by its factory
+        text = f"<{getattr(value, 'factory', type(value).__name__)}>"
+    return f"{name}={text}" if name else text
 
 
 def _student_safe(verdict: Comparison) -> Comparison:
@@ -136,10 +299,25 @@ def grade_answer(
     """Grade an answer object in this process (the notebook path, and the tests' fast path)."""
     result = ExerciseResult(exercise.name, exercise.notebook, "graded")
     checks = exercise.checks if include_hidden else exercise.public_checks
-    for check in checks:
-        calls = build_calls(check, exercise.name, secret)
+    plans = [(check, build_calls(check, exercise.name, secret)) for check in checks]
+    for check, calls in plans:
         outcomes = run_in_process(answer, calls, result.notes)
         result.checks.append(judge(exercise, check, calls, outcomes))
-    if result.checks and all(c.status == "not_attempted" for c in result.checks):
-        result.status = "not_attempted"
+    mark_not_attempted(result, plans)
     return result
+
+
+def mark_not_attempted(result: ExerciseResult, plans: list[tuple[Check, list[Call]]]) -> None:
+    """An exercise is not attempted when every check that runs the student's code found the stub
+    (NotImplementedError). Checks that only look at a given skeleton (a module's parameters, made
+    by the ``__init__`` the notebook provides) then count as not attempted too: an untouched stub
+    earns nothing."""
+    runs_code = [verdict for verdict, (_, calls) in zip(result.checks, plans)
+                 if any(call.post != "introspect" for call in calls)]
+    if not runs_code or not all(v.status == "not_attempted" for v in runs_code):
+        return
+    result.status = "not_attempted"
+    for verdict in result.checks:
+        if verdict.status != "not_attempted":
+            verdict.status, verdict.earned = "not_attempted", 0.0
+            verdict.message = "not attempted yet (the stub raises NotImplementedError)"

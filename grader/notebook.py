@@ -53,16 +53,45 @@ def check(answer, name: str | None = None, hidden: bool = False) -> None:
 
     ``hidden=True`` also runs the hidden checks; that needs the instructor's reference
     and secret (``GRADER_SECRET``), so it is for nbgrader's autograding, not for students.
+    Whatever goes wrong, the cell ends with one ``CheckFailed`` line, never a traceback (in
+    nbgrader's feedback a traceback would print the locked cell's hidden part).
     """
-    name = name or getattr(answer, "__name__", None)
-    if name is None:
-        raise TypeError("check() needs your function or class itself, e.g. check(softmax)")
-    exercise = exercises.get(name)
+    name = name or _exercise_name(answer, inspect.currentframe().f_back)
+    try:
+        exercise = exercises.get(name)
+    except KeyError as exc:
+        raise CheckFailed(str(exc).strip("'\"")) from None
+    try:
+        _check(answer, exercise, hidden)
+    except CheckFailed:
+        raise
+    except Exception as exc:  # the grader's own failure: say so in one line
+        raise CheckFailed(f"{name}: the check itself failed ({type(exc).__name__}: {exc}); "
+                          "please tell your instructor") from None
+
+
+def _exercise_name(answer, caller) -> str:
+    """The exercise ``answer`` is: its own name, or the exercise name the calling cell gave it
+    (``MultiHeadAttention = MyAttention``)."""
+    own = getattr(answer, "__name__", None)
+    if own in exercises.EXERCISES:
+        return own
+    for key, value in (caller.f_globals if caller is not None else {}).items():
+        if value is answer and key in exercises.EXERCISES:
+            return key
+    if own is None:
+        raise CheckFailed("check() needs your function or class itself, e.g. check(softmax)")
+    raise CheckFailed(f"{own} is not the name of an exercise: keep the name of the stub "
+                      f"(or call check({own}, \"<exercise name>\"))")
+
+
+def _check(answer, exercise, hidden: bool) -> None:
+    name = exercise.name
     try:
         source = inspect.getsource(answer)
     except (OSError, TypeError):
         source = ""
-    uses = forbidden_uses(source, exercise.forbidden)
+    uses = forbidden_uses(source, exercise.forbidden_names)
     if uses:
         result = ExerciseResult(exercise.name, exercise.notebook, "forbidden",
                                 message=f"this exercise is to write it yourself: your code uses {', '.join(uses)}")

@@ -47,7 +47,7 @@ def test_grade_a_class_writes_json_and_csv(tmp_path):
     assert alice["earned"] == 0 and {e["status"] for e in alice["exercises"]} == {"not_attempted"}
     bob = json.loads((tmp_path / "grades" / "bob__03_softmax.json").read_text())
     assert "not a readable notebook" in bob["error"]
-    assert "0/15 points" in proc.stdout
+    assert "0/16 points" in proc.stdout
 
 
 def test_check_reports_public_checks_of_a_notebook(tmp_path):

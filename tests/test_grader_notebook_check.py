@@ -44,6 +44,32 @@ def test_a_correct_answer_passes_quietly_even_if_it_warns(capsys):
     assert "noisy but right" in captured.out and captured.err == ""  # warnings are notes, stderr kept off
 
 
+def test_an_answer_under_another_name_is_found_by_the_name_the_cell_gave_it(capsys):
+    namespace: dict = {"check": check}
+    exec(UNSTABLE.replace("def softmax", "def my_softmax") + "\nsoftmax = my_softmax\n", namespace)
+    with pytest.raises(CheckFailed) as raised:
+        exec("check(softmax)", namespace)
+    assert raised.value.args[0].startswith("softmax: public checks 4/5 passed")
+
+
+def test_anything_that_goes_wrong_ends_in_one_line(capsys, monkeypatch):
+    """No traceback, ever: in nbgrader's feedback a traceback would print the hidden test lines."""
+    def helper(scores, axis=-1):
+        return scores
+
+    with pytest.raises(CheckFailed, match="not the name of an exercise"):
+        check(helper)
+    import grader.notebook
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the grader")
+
+    monkeypatch.setattr(grader.notebook, "grade_answer", broken)
+    exec(UNSTABLE, namespace := {})
+    with pytest.raises(CheckFailed, match="the check itself failed .RuntimeError: a bug in the grader."):
+        check(namespace["softmax"])
+
+
 def test_forbidden_builtin_is_refused():
     import torch
 

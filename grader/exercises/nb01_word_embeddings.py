@@ -15,6 +15,10 @@ HAND_TOKENS = {
     "Strike the match so it will burn.": ["strike", "the", "match", "so", "it", "will", "burn", "."],
     "They won the tennis match.": ["they", "won", "the", "tennis", "match", "."],
     "the zebra ate my match": ["the", "<unk>", "<unk>", "my", "match"],
+    # runs of punctuation: every mark is a token of its own, in order
+    "Strike the match!?": ["strike", "the", "match", "!", "?"],
+    "It will burn...": ["it", "will", "burn", ".", ".", "."],
+    "They won ?! the tennis match": ["they", "won", "?", "!", "the", "tennis", "match"],
 }
 
 
@@ -97,6 +101,33 @@ def _tokenize_hidden(rng):
     return calls
 
 
+def _punctuation_run(rng):
+    """Two or three marks: one repeated ("...", "??") or mixed ("!?", "?!.")."""
+    size = int(rng.integers(2, 4))
+    if rng.random() < 0.5:
+        return str(rng.choice(PUNCTUATION)) * size
+    return "".join(str(m) for m in rng.choice([".", "!", "?"], size=size))
+
+
+def _sentence_with_runs(rng, known, T):
+    """T words with runs of punctuation: glued to a word in the middle, standing alone, and at the end."""
+    words = [_case(rng, str(w)) for w in rng.choice(known, size=T)]
+    words[0] = words[0].capitalize()
+    words[int(rng.integers(1, T - 1))] += _punctuation_run(rng)
+    words.insert(int(rng.integers(1, T)), _punctuation_run(rng))
+    words[-1] += _punctuation_run(rng)
+    return " ".join(words)
+
+
+def _tokenize_hidden_runs(rng):
+    calls = []
+    for T, n_words in zip(distinct_shape(rng, 2, 4, 10), distinct_shape(rng, 2, 6, 15)):
+        vocab = _random_vocab(rng, n_words)
+        known = [w for w in vocab if w.isalpha()]
+        calls += [Call(args=(_sentence_with_runs(rng, known, T), vocab)) for _ in range(2)]
+    return calls
+
+
 def _tokenize_hidden_course(rng):
     vocab = _course_vocab()
     known = [w for w in vocab if w.isalpha()]
@@ -121,12 +152,21 @@ tokenize = Exercise(
         Check("unknown_words", 'words missing from the vocabulary get the id of "<unk>": "the zebra ate my match"',
               _tokenize_calls("the zebra ate my match"), oracle=_hand_tokenized,
               hint='Look the id of unknown words up as vocab["<unk>"] (vocab.get(word, vocab["<unk>"])).'),
+        Check("punctuation_runs", 'runs of punctuation give one token per mark: "Strike the match!?", '
+                                  '"It will burn..." and "They won ?! the tennis match"',
+              _tokenize_calls("Strike the match!?", "It will burn...", "They won ?! the tennis match"),
+              oracle=_hand_tokenized,
+              hint='Every punctuation mark is a token of its own, even in a run: "match!?" gives "match", "!", "?" '
+                   'and "..." gives ".", ".", ".".'),
         Check("integer_ids", "the result is a 1-D numpy array of integers (ids index the embedding table)",
               _tokenize_calls("Strike the match!"), judge=_int_array,
               hint="Build the array with dtype=np.int64 (np.zeros makes floats, which cannot index a table)."),
         Check("hidden_sentences", "random sentences with capitals, glued punctuation and unknown words, "
                                   "with two made-up vocabularies",
               _tokenize_hidden, points=2.0, hidden=True),
+        Check("hidden_punctuation_runs", "random sentences with runs of punctuation (repeated and mixed marks, "
+                                         "glued to words and standing alone), with two made-up vocabularies",
+              _tokenize_hidden_runs, points=2.0, hidden=True),
         Check("hidden_course_vocab", "random sentences over the course vocabulary, with unknown words",
               _tokenize_hidden_course, points=2.0, hidden=True),
     ],
@@ -263,7 +303,7 @@ cosine_similarity = Exercise(
               points=2.0, hidden=True),
     ],
     # The built-ins by name; the function's own name does not count (grader.static).
-    forbidden=("cosine_similarity", "CosineSimilarity"),
+    forbidden=("cosine",),
 )
 
 EXERCISES = [tokenize, embed, cosine_similarity]

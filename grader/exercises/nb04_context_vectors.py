@@ -82,9 +82,12 @@ def _softmax_rows(rng, t_q, t_k):
 
 def _context_hidden(rng):
     calls = []
-    for _ in range(2):
+    for config in range(2):
         t_q, t_k, d_v = distinct_shape(rng, 3)
-        calls.append(Call(args=(_softmax_rows(rng, t_q, t_k), rng.normal(size=(t_k, d_v)))))
+        weights = _softmax_rows(rng, t_q, t_k)
+        if config:  # a query whose keys were all masked: its weights are all 0
+            weights[int(rng.integers(t_q))] = 0.0
+        calls.append(Call(args=(weights, rng.normal(size=(t_k, d_v)))))
     return calls
 
 
@@ -195,7 +198,14 @@ context_vectors = Exercise(
         Check("self_attention_square", "square (5, 5) weights from self-attention and V of shape (5, 3)",
               lambda rng: [Call(args=(_softmax_rows(rng, 5, 5), rng.normal(size=(5, 3))))],
               oracle=_torch_context),
-        Check("hidden_random", "random weights and values of two shapes (T_q != T_k != d_v)",
+        Check("fully_masked_row", "a query with no allowed key has all-zero weights: its context vector is zero, "
+                                  "not NaN",
+              lambda rng: [Call(args=(np.array([[0.5, 0.0, 0.5], [0.0, 0.0, 0.0]]), rng.normal(size=(3, 4))))],
+              oracle=_torch_context,
+              hint="Use the weights as they come: a row of zeros gives a zero context vector. Dividing the "
+                   "weights by their row sum again turns that row into 0 / 0 = NaN."),
+        Check("hidden_random", "random weights and values of two shapes (T_q != T_k != d_v), one query with "
+                               "all-zero weights",
               _context_hidden, points=2.0, hidden=True),
         Check("hidden_square", "random square self-attention weights and values of two shapes",
               _context_square_hidden, points=2.0, hidden=True),

@@ -187,7 +187,7 @@ scaled_dot_product_attention = Exercise(
     kind="function",
     signature=("q", "k", "v", "mask"),
     where="the `scaled_dot_product_attention` cell of 05_attention_in_pytorch",
-    forbidden=("scaled_dot_product_attention",),
+    forbidden=("attention", "multi_head_attention"),
     checks=[
         Check("by_hand", "q k^T / sqrt(4) = [[1, 0, 0], [0, 1, 0]]: weights [0.576, 0.212, 0.212] and "
                          "[0.212, 0.576, 0.212]; out = weights @ v, first column [3.18, 5.00]",
@@ -234,7 +234,7 @@ SelfAttention = Exercise(
     kind="module",
     signature=("d_in", "d_out", "bias"),
     where="the `SelfAttention` cell of 05_attention_in_pytorch",
-    forbidden=("scaled_dot_product_attention", "MultiheadAttention", "multi_head_attention_forward"),
+    forbidden=("attention", "multi_head_attention"),
     checks=[
         Check("parameters", "q_proj, k_proj and v_proj are nn.Linear(d_in, d_out), with biases only when bias=True",
               lambda rng: [Call(kind="module", init={"d_in": 3, "d_out": 5}, post="introspect"),

@@ -71,6 +71,35 @@ def _torch_mha(d_model, n_heads, dropout=0.0, bias=True):
     return _torch_mha_class()(d_model, n_heads, dropout=dropout, bias=bias)
 
 
+@lru_cache(maxsize=None)
+def _torch_heads_class():
+    """Built lazily: this module must import without torch."""
+    from torch import nn
+
+    from .nb05_attention import _torch_sdpa
+
+    class TorchHeadsAttention(nn.Module):
+        """The same projections, with F.scaled_dot_product_attention run on the sliced heads: a query
+        with no allowed key gets zeros (nn.MultiheadAttention gives NaN there). Eval mode only."""
+
+        def __init__(self, d_model, n_heads, dropout=0.0, bias=True):
+            super().__init__()
+            self.n_heads = n_heads
+            for name in PROJECTIONS:
+                setattr(self, name, nn.Linear(d_model, d_model, bias=bias))
+
+        def forward(self, x, mask=None):
+            q, k, v = (_slice_split(p(x), self.n_heads) for p in (self.q_proj, self.k_proj, self.v_proj))
+            heads, weights = _torch_sdpa(q, k, v, mask)  # (B, H, T, d_head), (B, H, T, T)
+            return self.out_proj(_slice_merge(heads)), weights
+
+    return TorchHeadsAttention
+
+
+def _torch_heads(d_model, n_heads, dropout=0.0, bias=True):
+    return _torch_heads_class()(d_model, n_heads, dropout=dropout, bias=bias)
+
+
 # ---------------------------------------------------------------------------------------
 # Inputs.
 # ---------------------------------------------------------------------------------------
@@ -87,10 +116,21 @@ def _padding(rng, B, T):
     return (np.arange(T)[None, :] < lengths[:, None])[:, None, None, :]
 
 
-def _per_head(rng, B, H, T):
-    """A random (B, H, T, T) mask; the diagonal stays allowed so no row is fully masked."""
+def _per_sample(rng, B, T):
+    """(B, 1, T, T): causal, and sentence b has lengths[b] real keys; sentence 0 is full, the others padded,
+    so the sentences' masks differ (copying them to the heads in the wrong order shows)."""
+    lengths = rng.integers(1, T, size=B)
+    lengths[0] = T
+    keys = np.arange(T)[None, None, :] < lengths[:, None, None]  # (B, 1, T)
+    return (keys & _causal(T))[:, None]  # (B, 1, T, T); key 0 keeps every row non-empty
+
+
+def _per_head_empty_row(rng, B, H, T):
+    """A random (B, H, T, T) mask with the diagonal allowed, except one query of the last sentence's last
+    head, which may attend to nothing."""
     mask = rng.random((B, H, T, T)) < 0.6
     mask[..., np.arange(T), np.arange(T)] = True
+    mask[-1, -1, int(rng.integers(T))] = False
     return mask
 
 
@@ -118,7 +158,8 @@ def _mha_case(rng, B, T, H, d_head, mask_kind=None, dropout=0.0, bias=True):
     d_model = H * d_head
     x = rng.normal(size=(B, T, d_model))
     mask = {None: None, "causal": lambda: _causal(T), "padding": lambda: _padding(rng, B, T),
-            "per_head": lambda: _per_head(rng, B, H, T)}[mask_kind]
+            "per_sample": lambda: _per_sample(rng, B, T),
+            "empty_row": lambda: _per_head_empty_row(rng, B, H, T)}[mask_kind]
     return _mha_call(x, H, _state(rng, d_model, bias), mask() if mask else None, dropout, bias)
 
 
@@ -271,7 +312,7 @@ MultiHeadAttention = Exercise(
     kind="module",
     signature=("d_model", "n_heads", "dropout", "bias"),
     where="the `MultiHeadAttention` cell of 06_multi_head_attention",
-    forbidden=("MultiheadAttention", "scaled_dot_product_attention", "multi_head_attention_forward"),
+    forbidden=("attention", "multi_head_attention"),
     checks=[
         Check("no_mask", "a (2, 5, 12) batch, 3 heads, no mask: out and weights match nn.MultiheadAttention "
                          "with the same weights",
@@ -286,6 +327,16 @@ MultiHeadAttention = Exercise(
               _public("padding"), oracle=_torch_mha,
               hint="A (B, 1, 1, T) mask says which keys exist in each sentence; it broadcasts over heads and "
                    "queries. True means 'may attend'."),
+        Check("per_sample_mask", "a (2, 1, 5, 5) mask, one per sentence (causal; the second sentence has 2 padded "
+                                 "keys): each sentence's heads use that sentence's mask",
+              _public("per_sample"), oracle=_torch_mha,
+              hint="A (B, 1, T, T) mask broadcasts over the heads as it is. If you flatten (B, H) into B*H, the "
+                   "order is b0h0, b0h1, ...: expand the mask with repeat_interleave(H, dim=0), not repeat(H, 1, 1)."),
+        Check("fully_masked_row", "a per-head (2, 3, 5, 5) mask where one query of one head may attend to nothing: "
+                                  "its weights are zeros (not NaN) and that head adds nothing to its output",
+              _public("empty_row"), oracle=_torch_heads,
+              hint="softmax of a row of -inf is NaN: after the softmax, set the masked weights to 0 "
+                   "(weights.masked_fill(~mask, 0.0))."),
         Check("eval_deterministic", "in eval mode, dropout=0.3 changes nothing: two calls give the same output",
               _eval_twice, judge=_deterministic_in_eval,
               hint="Use self.dropout (an nn.Dropout) or F.dropout(..., training=self.training): "
@@ -297,8 +348,9 @@ MultiHeadAttention = Exercise(
                    "(True = may attend, so -inf goes where the mask is False)."),
         Check("hidden_random", "random weights and batches of two shapes, without a mask and with a causal mask",
               _mha_hidden(None, "causal"), points=2.0, hidden=True),
-        Check("hidden_masks", "two shapes, with a key-padding mask (B, 1, 1, T) and a per-head mask (B, H, T, T)",
-              _mha_hidden("padding", "per_head"), points=2.0, hidden=True),
+        Check("hidden_masks", "two shapes, with a key-padding mask (B, 1, 1, T), a per-sentence mask (B, 1, T, T) "
+                              "and a per-head mask (B, H, T, T) with one fully masked query",
+              _mha_hidden("padding", "per_sample", "empty_row"), points=2.0, hidden=True),
         Check("hidden_dropout_no_bias", "two shapes, bias=False and dropout=0.25 in eval mode, with a causal mask",
               _mha_hidden("causal", dropout=0.25, bias=False), points=2.0, hidden=True),
     ],

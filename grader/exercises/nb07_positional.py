@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
@@ -77,6 +78,36 @@ def _pe_is_buffer(outputs, calls) -> Comparison:
     return Comparison(True)
 
 
+TRAIN_P = 0.5  # dropout of the training-mode check
+
+
+def _train_call(rng):
+    """Training mode with dropout 0.5: each value is dropped (0) or kept and scaled, (x + pe) / (1 - p)."""
+    call = _module_call(rng.normal(size=(2, 7, 6)), 6, max_len=12, dropout=TRAIN_P)
+    return [replace(call, train=True, seed=5)]
+
+
+def _dropout_after_adding(outputs, calls) -> Comparison:
+    """In training mode every output value is 0 or (x + pe) / (1 - p), and some of each kind occur."""
+    for out, call in zip(outputs, calls):
+        x = call.args[0]
+        if not isinstance(out, np.ndarray) or out.shape != x.shape:
+            return Comparison(False, f"expected an array of shape {x.shape}, got {type(out).__name__} "
+                                     f"{getattr(out, 'shape', '')}")
+        kept = (x + _literal_pe(x.shape[1], x.shape[2])) / (1 - TRAIN_P)
+        is_kept = np.isclose(out, kept, rtol=1e-5, atol=1e-5)
+        is_dropped = out == 0
+        if not (is_kept | is_dropped).all():
+            index = tuple(int(i) for i in np.argwhere(~(is_kept | is_dropped))[0])
+            return Comparison(False, f"in training mode with dropout={TRAIN_P}, value {index} is {out[index]:.4g}: "
+                                     f"neither 0 (dropped) nor (x + pe) / (1 - p) = {kept[index]:.4g} (kept)",
+                              {"first_mismatch": list(index)})
+        if not is_dropped.any():
+            return Comparison(False, f"in training mode with dropout={TRAIN_P}, no value was dropped: "
+                                     "the dropout is not applied")
+    return Comparison(True)
+
+
 def _sinusoid_hidden(rng):
     # an even and an odd d_model (odd: one cosine column fewer), lengths distinct from both
     d_even = int(rng.choice(np.arange(4, 17, 2)))
@@ -92,7 +123,7 @@ def _module_hidden(rng):
         B, T = distinct_shape(rng, 2, 2, 12)
         d_model = int(rng.choice([d for d in range(4, 16) if d % 2 == parity and d not in (B, T)]))
         max_len = T + int(rng.integers(1, 20))
-        calls.append(_module_call(rng.normal(size=(B, T, d_model)), d_model, max_len))
+        calls.append(_module_call(rng.normal(size=(B, T, d_model)), d_model, max_len, dropout=0.3))
     return calls
 
 
@@ -146,7 +177,12 @@ PositionalEncoding = Exercise(
               lambda rng: [_module_call(rng.normal(size=(2, 7, 6)), 6, max_len=12, dropout=0.5)],
               oracle=_literal_module,
               hint="Apply dropout with self.dropout (nn.Dropout): it does nothing after model.eval()."),
-        Check("hidden_random", "random batches of two shapes (one odd d_model), T < max_len",
+        Check("train_dropout", "in training mode with dropout=0.5, each value of x + pe is either dropped (0) "
+                               "or kept and scaled by 1 / (1 - p)",
+              _train_call, judge=_dropout_after_adding,
+              hint="forward returns self.dropout(x + self.pe[:T]): add the positions first, then apply the "
+                   "nn.Dropout created in __init__ from the `dropout` argument."),
+        Check("hidden_random", "random batches of two shapes (one odd d_model), T < max_len, dropout=0.3 in eval mode",
               _module_hidden, points=2.0, hidden=True),
     ],
 )

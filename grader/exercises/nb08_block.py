@@ -202,7 +202,7 @@ layer_norm = Exercise(
     kind="function",
     signature=("x", "gamma", "beta", "eps"),
     where="the `layer_norm` cell of 08_transformer_block",
-    forbidden=("layer_norm", "LayerNorm", "native_layer_norm"),
+    forbidden=("normalisation",),
     checks=[
         Check("by_hand", "rows [1, 2, 3, 4] -> [-1.342, -0.447, 0.447, 1.342] and [2, 2, 6, 6] -> [-1, -1, 1, 1] "
                          "(gamma = 1, beta = 0)",
@@ -283,6 +283,11 @@ FeedForward = Exercise(
               lambda rng: [_ff_call(rng, 2, 3, 5, 7, activation="gelu")], oracle=_TorchFeedForward,
               hint="Pick the activation from the `activation` argument; GELU is F.gelu(h) (the exact erf form, "
                    "not approximate=\"tanh\")."),
+        Check("square_weights", "d_model == d_ff == 6: only the values can tell x @ W.T (what nn.Linear does) "
+                                "from x @ W",
+              lambda rng: [_ff_call(rng, 2, 3, 6, 6)], oracle=_TorchFeedForward,
+              hint="Call the layers, self.linear1(x) and self.linear2(h): they compute x @ weight.T + bias "
+                   "(weight is stored as (out, in))."),
         Check("eval_no_dropout", "in eval mode with dropout=0.5, two runs give the same output",
               _ff_eval_calls, judge=same_outputs,
               hint="Use an nn.Dropout module (it is off after model.eval()), or pass training=self.training "
@@ -335,7 +340,7 @@ EncoderBlock = Exercise(
     kind="module",
     signature=("d_model", "n_heads", "d_ff", "dropout", "norm_first", "activation"),
     where="the `EncoderBlock` cell of 08_transformer_block",
-    forbidden=("TransformerEncoderLayer", "TransformerEncoder"),
+    forbidden=("transformer_layer",),
     checks=[
         Check("post_ln", "norm_first=False (post-LN) matches nn.TransformerEncoderLayer with the same weights",
               lambda rng: [_block_call(rng, _B, _T, _H, _DH, _FF)], oracle=_TorchEncoderBlock,

@@ -203,7 +203,7 @@ TransformerEncoder = Exercise(
     kind="module",
     signature=("vocab_size", "d_model", "n_heads", "d_ff", "n_layers", "max_len", "dropout", "norm_first"),
     where="the `TransformerEncoder` cell of 09_stacking_encoder",
-    forbidden=("TransformerEncoderLayer", "TransformerEncoder"),
+    forbidden=("transformer_layer",),
     checks=[
         Check("post_ln", "a 2-layer post-LN encoder matches nn.Embedding + positions + 2 nn.TransformerEncoderLayer",
               lambda rng: [_public(rng)], oracle=_TorchTransformerEncoder,
@@ -260,7 +260,7 @@ count_parameters = Exercise(
     kind="function",
     signature=("vocab_size", "d_model", "n_heads", "d_ff", "n_layers", "norm_first"),
     where="the `count_parameters` cell of 09_stacking_encoder",
-    forbidden=("numel", "TransformerEncoderLayer"),
+    forbidden=("counting",),
     checks=[
         Check("by_hand", "vocab 10, d_model 4, 2 heads, d_ff 8, 1 layer: 40 (embedding) + 80 (attention) "
                          "+ 76 (feed-forward) + 16 (two LayerNorms) = 212",

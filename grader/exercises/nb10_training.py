@@ -35,17 +35,34 @@ def _is_device(outputs, calls) -> Comparison:
 
 
 def _this_machine(outputs, calls) -> Comparison:
-    """The device follows what the process that ran the answer can see: cuda, then mps, then cpu."""
+    """The device follows what the answer was shown: cuda, then mps, then cpu. A call with simulated
+    ``hardware`` is judged on that; otherwise on what the grading machine has (the sandbox's worker
+    reports it before any student code runs)."""
     checked = _is_device(outputs, calls)
     if not checked.ok:
         return checked
-    for out in outputs:
-        expected = "cuda" if out["cuda"] else "mps" if out["mps"] else "cpu"
+    for out, call in zip(outputs, calls):
+        shown = call.hardware if call.hardware is not None else out
+        cuda, mps = bool(shown["cuda"]), bool(shown["mps"])
+        expected = "cuda" if cuda else "mps" if mps else "cpu"
         got = _device_type(out)
         if got != expected:
-            seen = f"CUDA {'is' if out['cuda'] else 'is not'} available, MPS {'is' if out['mps'] else 'is not'}"
-            return Comparison(False, f"here {seen}, so the answer is torch.device({expected!r}); got torch.device({got!r})")
+            seen = f"CUDA {'is' if cuda else 'is not'} available, MPS {'is' if mps else 'is not'}"
+            where = "with" if call.hardware is not None else "here"
+            return Comparison(False, f"{where} {seen}, the answer is torch.device({expected!r}); got torch.device({got!r})")
     return Comparison(True)
+
+
+HARDWARE = [{"cuda": c, "mps": m} for c in (False, True) for m in (False, True)]  # neither, mps only, cuda only, both
+
+
+def _simulated(hardware: list[dict]) -> list[Call]:
+    return [Call(post="device", hardware=dict(h)) for h in hardware]
+
+
+def _hidden_simulated(rng) -> list[Call]:
+    order = rng.permutation(len(HARDWARE))
+    return _simulated([HARDWARE[i] for i in order] + [HARDWARE[int(rng.integers(len(HARDWARE)))]])
 
 
 pick_device = Exercise(
@@ -62,8 +79,15 @@ pick_device = Exercise(
               lambda rng: [Call(post="device")], judge=_this_machine,
               hint="Ask torch.cuda.is_available() (with the parentheses), then torch.backends.mps.is_available(), "
                    "and fall back to the CPU."),
+        Check("every_machine", "on simulated machines: neither accelerator -> cpu, MPS only -> mps, CUDA only -> "
+                               "cuda, both -> cuda (CUDA comes first)",
+              lambda rng: _simulated(HARDWARE), judge=_this_machine,
+              hint="Ask torch.cuda.is_available() first (with the parentheses), then torch.backends.mps.is_available(); "
+                   "only when neither is there, torch.device(\"cpu\")."),
         Check("hidden_repeatable", "called twice, it gives the right torch.device both times",
               lambda rng: [Call(post="device"), Call(post="device")], judge=_this_machine, points=2.0, hidden=True),
+        Check("hidden_simulated", "simulated machines in a random order, asked again and again",
+              _hidden_simulated, judge=_this_machine, points=2.0, hidden=True),
     ],
 )
 
@@ -260,6 +284,15 @@ def _mode_restored(outputs, calls) -> Comparison:
     return Comparison(True)
 
 
+def _accuracy_is_float(outputs, calls) -> Comparison:
+    for out in outputs:
+        accuracy = out.get("accuracy") if isinstance(out, dict) else out
+        if type(accuracy) is not float:
+            what = "a tensor" if isinstance(accuracy, np.ndarray) else type(accuracy).__name__
+            return Comparison(False, f"evaluate returned {what}, not a Python float")
+    return Comparison(True)
+
+
 def _eval_hidden(rng):
     calls = []
     for training in (True, False):
@@ -289,6 +322,10 @@ evaluate = Exercise(
               lambda rng: [Call(args=(_identity(_HAND_BATCHES, training),), post="evaluate") for training in (True, False)],
               judge=_mode_restored,
               hint="Remember was_training = model.training before model.eval(), and call model.train(was_training) at the end."),
+        Check("returns_float", "evaluate returns the accuracy as a Python float, not a tensor",
+              lambda rng: [Call(args=(_identity(_HAND_BATCHES, True),), post="evaluate")],
+              judge=_accuracy_is_float,
+              hint="Count with .item() ((predictions == labels).sum().item()), so that correct / total is a float."),
         Check("square_batches", "batches of 3 examples with 3 classes: predictions are the argmax over classes "
                                 "(the last axis): accuracy 5/6",
               lambda rng: [Call(args=(_identity(_SQUARE_BATCHES, False),), post="evaluate")],
@@ -299,6 +336,10 @@ evaluate = Exercise(
               lambda rng: [Call(args=(_identity(_OFFSET_BATCHES, True),), post="evaluate")],
               judge=_accuracy_is(3 / 4),
               hint="Unpack each batch as *inputs, labels = batch and call model(*inputs)."),
+        Check("no_examples", "no batches at all: evaluate raises ValueError (an accuracy of nothing is not 0)",
+              lambda rng: [Call(args=(_identity([], True),), post="evaluate")], raises="ValueError",
+              hint="After the loop, if total == 0: raise ValueError(\"evaluate() got no examples\") "
+                   "instead of dividing by zero."),
         Check("hidden_random", "random classifiers with dropout, batches of three different sizes, "
                                "arriving in training and in eval mode", _eval_hidden, points=2.0, hidden=True),
     ],

@@ -57,17 +57,75 @@ _Y8 = np.array([0, 1, 1, 0, 0, 1, 1, 0])
 _HALF_FLIPPED = np.where(_Y8 == 1, 1.0, -1.0) * np.where(np.arange(8) < 4, 1.0, -1.0)
 
 
+# The contract leaves the probe's conventions open: the bias may be penalised by the ridge or
+# not, the system solved by solve, lstsq, pinv or an inverse, in float64 or float32. These
+# move the held-out scores a little (up to ~0.3 between bias conventions on a bad draw; ~1e-5
+# for float32), so a held-out example near a class boundary would be predicted differently by
+# two correct answers. Every held-out example is therefore drawn clear of the boundaries: its
+# top two class scores differ by at least MARGIN under both bias conventions, which agree on
+# the class. tests/test_grader_probe_margin.py checks this over many secrets.
+MARGIN = 0.01
+
+
+def _probe_scores(train, targets, test, ridge, penalise_bias):
+    """Held-out class scores of the ridge probe, (N_test, C), in float64."""
+    A = np.hstack([train, np.ones((len(train), 1))])  # (n_train, d + 1): bias column
+    penalty = ridge * np.eye(A.shape[1])
+    if not penalise_bias:
+        penalty[-1, -1] = 0.0
+    W = np.linalg.solve(A.T @ A + penalty, A.T @ targets)  # (d + 1, C)
+    return np.hstack([test, np.ones((len(test), 1))]) @ W
+
+
+def probe_margins(train, train_labels, test, n_classes, ridge):
+    """For each held-out example: the gap between its top two class scores, the smaller one of
+    the two bias conventions, and 0 where the two conventions predict different classes."""
+    targets = np.eye(n_classes)[train_labels]
+    both = [_probe_scores(train, targets, test, ridge, penalise) for penalise in (True, False)]
+    gaps = [np.diff(np.sort(scores, axis=1)[:, -2:], axis=1)[:, 0] for scores in both]
+    same = both[0].argmax(axis=1) == both[1].argmax(axis=1)
+    return np.where(same, np.minimum(*gaps), 0.0)
+
+
+def _clear_of_boundaries(layer, labels, n_train, n_classes, ridge, draw):
+    """Redraw the held-out examples of one layer (same labels) until each is MARGIN clear of the
+    probe's class boundaries; the training part, hence the probe, stays as drawn."""
+    layer = layer.copy()
+    train, train_labels = layer[:n_train], labels[:n_train]
+
+    def margin(x):
+        return probe_margins(train, train_labels, x[None], n_classes, ridge)[0]
+
+    for i in range(n_train, len(labels)):
+        best, best_margin = layer[i], margin(layer[i])
+        for _ in range(200):  # about 1 example in 50 needs a redraw, rarely more than one
+            if best_margin >= MARGIN:
+                break
+            candidate = draw(labels[i])
+            candidate_margin = margin(candidate)
+            if candidate_margin > best_margin:
+                best, best_margin = candidate, candidate_margin
+        layer[i] = best
+    return layer
+
+
 def _hidden(rng):
     calls = []
     for n_classes, stacked, kwargs in ((2, False, {}), (3, True, {"train_fraction": 0.7, "ridge": 0.1})):
         n_layers, d = distinct_shape(rng, 2, 2, 9)
         n = int(rng.integers(30, 61))
+        n_train = int(kwargs.get("train_fraction", 0.8) * n)
         labels = rng.integers(0, n_classes, size=n)
         labels[:n_classes] = np.arange(n_classes)  # every class appears in the training part
         centres = rng.normal(size=(n_classes, d))
         offset = rng.normal(scale=2.0, size=d)  # far from the origin: the bias column matters
-        layers = [offset + strength * centres[labels] + rng.normal(size=(n, d))
-                  for strength in np.linspace(0.0, 2.5, n_layers)]
+        layers = []
+        for strength in np.linspace(0.0, 2.5, n_layers):
+            def draw(label, strength=strength):
+                return offset + strength * centres[label] + rng.normal(size=d)
+
+            layer = offset + strength * centres[labels] + rng.normal(size=(n, d))
+            layers.append(_clear_of_boundaries(layer, labels, n_train, n_classes, kwargs.get("ridge", 1e-3), draw))
         calls.append(_probe_call(np.stack(layers) if stacked else layers, labels, **kwargs))
     return calls
 
@@ -100,6 +158,12 @@ layer_probe_accuracy = Exercise(
               lambda rng: [_probe_call(np.stack([_SEPARABLE, _SEPARABLE[::-1].copy(), np.ones((10, 2))]), _Y10)],
               judge=_one_float_per_layer(3),
               hint="Loop over the layers (for h in hidden_states) and append one accuracy per layer."),
+        Check("empty_split", "train_fraction=1.0 leaves no held-out example, 0.05 of 10 leaves no training "
+                             "example: ValueError both times",
+              lambda rng: [_probe_call([_SEPARABLE], _Y10, train_fraction=1.0),
+                           _probe_call([_SEPARABLE], _Y10, train_fraction=0.05)], raises="ValueError",
+              hint="n_train = int(train_fraction * N); if not 0 < n_train < N: raise ValueError(...) "
+                   "before fitting anything."),
         Check("train_fraction", "train_fraction=0.5 on 8 examples: fit on the first 4, score the last 4 "
                                 "(deliberately flipped): [0.0]",
               lambda rng: [_probe_call([_HALF_FLIPPED[:, None]], _Y8, train_fraction=0.5)], judge=_expect([0.0]),

@@ -73,3 +73,12 @@ def causal_mask_loops(T):
         for j in range(i + 1):
             mask[i, j] = True
     return mask
+
+
+@variant("softmax", "float32_inside")
+def softmax_float32_inside(scores, axis=-1):
+    # Computed in float32, returned in the scores' dtype: float32 rounds scores near 800 by up
+    # to 3e-5, which moves the weights by about 6e-5 (relative).
+    s = scores.astype(np.float32)
+    e = np.exp(s - s.max(axis=axis, keepdims=True))
+    return (e / e.sum(axis=axis, keepdims=True)).astype(scores.dtype)

@@ -111,3 +111,16 @@ def self_attention_float32(X, W_q, W_k, W_v, mask=None):
     total = exp.sum(axis=-1, keepdims=True)
     weights = exp / np.where(total > 0, total, np.float32(1))
     return weights @ V, weights
+
+
+@variant("attention_weights", "float32_inside")
+def attention_weights_float32_inside(Q, K, mask=None):
+    # Computed in float32, returned in the inputs' dtype (float64).
+    scores = Q.astype(np.float32) @ K.astype(np.float32).T / np.float32(np.sqrt(K.shape[-1]))  # (T_q, T_k)
+    allowed = np.ones(scores.shape, dtype=bool) if mask is None else np.broadcast_to(mask, scores.shape)
+    filled = np.where(allowed, scores, np.float32(-np.inf))
+    top = filled.max(axis=-1, keepdims=True)
+    exp = np.exp(filled - np.where(np.isfinite(top), top, np.float32(0.0)))  # masked keys: exp(-inf) = 0
+    total = exp.sum(axis=-1, keepdims=True)
+    weights = exp / np.where(total > 0, total, np.float32(1.0))
+    return weights.astype(Q.dtype)

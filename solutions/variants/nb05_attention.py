@@ -118,3 +118,50 @@ class SelfAttentionFloat32(nn.Module):
             return y if layer.bias is None else y + layer.bias.float()
 
         return _attention(project(self.q_proj), project(self.k_proj), project(self.v_proj), mask)
+
+
+# --- float32 inside, returned in the inputs' dtype ------------------------------------------
+# What a student who "saves memory" or copies GPU code writes: every check runs in float64,
+# so these answers carry float32 rounding (about 1e-7 relative) in a float64 output.
+
+
+@variant("scaled_dot_product_attention", "float32_inside")
+def sdpa_float32_inside(q, k, v, mask=None):
+    q32, k32, v32 = q.float(), k.float(), v.float()
+    scores = q32 @ k32.transpose(-2, -1) / math.sqrt(q.size(-1))  # (..., T_q, T_k), float32
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    if mask is not None:
+        weights = weights.masked_fill(~mask, 0.0)
+    return (weights @ v32).to(q.dtype), weights.to(q.dtype)
+
+
+@variant("scaled_dot_product_attention", "float32_scale_constant")
+def sdpa_float32_scale(q, k, v, mask=None):
+    # The scale as a float32 tensor: the float64 scores stay float64 (a 0-dim tensor does not
+    # change the dtype) but 1/sqrt(d_k) is rounded to float32.
+    scale = torch.tensor(q.size(-1), dtype=torch.float32).rsqrt()
+    scores = (q @ k.transpose(-2, -1)) * scale
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    if mask is not None:
+        weights = weights.masked_fill(~mask, 0.0)
+    return weights @ v, weights
+
+
+@variant("SelfAttention", "float32_inside")
+class SelfAttentionFloat32Inside(nn.Module):
+    def __init__(self, d_in, d_out, bias=False):
+        super().__init__()
+        self.q_proj = nn.Linear(d_in, d_out, bias=bias)
+        self.k_proj = nn.Linear(d_in, d_out, bias=bias)
+        self.v_proj = nn.Linear(d_in, d_out, bias=bias)
+
+    def forward(self, x, mask=None):
+        x32 = x.float()
+        q, k, v = (F.linear(x32, layer.weight.float(), None if layer.bias is None else layer.bias.float())
+                   for layer in (self.q_proj, self.k_proj, self.v_proj))  # (B, T, d_out), float32
+        out, weights = _attention(q, k, v, mask)
+        return out.to(x.dtype), weights.to(x.dtype)

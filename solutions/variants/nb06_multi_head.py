@@ -120,3 +120,62 @@ class MHAPackedFloat32(_Skeleton):
         heads = (self.dropout(weights) @ v).transpose(1, 2).reshape(B, T, d_model)
         out_bias = None if self.out_proj.bias is None else self.out_proj.bias.float()
         return F.linear(heads, self.out_proj.weight.float(), out_bias), weights
+
+
+# --- float32 inside, returned in the inputs' dtype ------------------------------------------
+
+
+@variant("split_heads", "float32_round_trip")
+def split_float32(x, n_heads):
+    B, T, d_model = x.shape
+    heads = x.float().view(B, T, n_heads, d_model // n_heads).transpose(1, 2)  # (B, H, T, d_head)
+    return heads.to(x.dtype)
+
+
+@variant("merge_heads", "float32_round_trip")
+def merge_float32(x):
+    B, H, T, d_head = x.shape
+    return x.float().transpose(1, 2).reshape(B, T, H * d_head).to(x.dtype)  # (B, T, H * d_head)
+
+
+@variant("MultiHeadAttention", "float32_inside")
+class MHAFloat32Inside(_Skeleton):
+    """float32 copies of the weights, float32 activations, float64 out (x's dtype)."""
+
+    def forward(self, x, mask=None):
+        B, T, d_model = x.shape
+        H = self.n_heads
+        x32 = x.float()
+
+        def project(layer, h):
+            bias = None if layer.bias is None else layer.bias.float()
+            return F.linear(h, layer.weight.float(), bias)
+
+        q, k, v = (project(p, x32).view(B, T, H, -1).transpose(1, 2) for p in (self.q_proj, self.k_proj, self.v_proj))
+        scores = q @ k.transpose(-2, -1) / math.sqrt(d_model // H)  # (B, H, T, T)
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        weights = torch.softmax(scores, dim=-1)
+        if mask is not None:
+            weights = weights.masked_fill(~mask, 0.0)
+        heads = (self.dropout(weights) @ v).transpose(1, 2).reshape(B, T, d_model)
+        return project(self.out_proj, heads).to(x.dtype), weights.to(x.dtype)
+
+
+@variant("MultiHeadAttention", "float32_scale_constant")
+class MHAFloat32Scale(_Skeleton):
+    """float64 everywhere except the scale, a float32 tensor (the product stays float64)."""
+
+    def forward(self, x, mask=None):
+        B, T, d_model = x.shape
+        H = self.n_heads
+        scale = torch.tensor(d_model // H, dtype=torch.float32) ** -0.5
+        q, k, v = (p(x).view(B, T, H, -1).transpose(1, 2) for p in (self.q_proj, self.k_proj, self.v_proj))
+        scores = (q @ k.transpose(-2, -1)) * scale  # (B, H, T, T)
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        weights = torch.softmax(scores, dim=-1)
+        if mask is not None:
+            weights = weights.masked_fill(~mask, 0.0)
+        heads = (self.dropout(weights) @ v).transpose(1, 2).reshape(B, T, d_model)
+        return self.out_proj(heads), weights

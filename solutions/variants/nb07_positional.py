@@ -77,3 +77,35 @@ class PEFloat32(nn.Module):
     def forward(self, x):
         B, T, _ = x.shape
         return self.dropout(x + self.pe[:T].expand(B, T, -1))
+
+
+# --- float32 inside -----------------------------------------------------------------------
+
+
+@variant("sinusoidal_positional_encoding", "float32_into_float64_table")
+def pe_float32_into_float64(T, d_model):
+    """Angles in float32 (float32 constants), written into a float64 table: the values keep
+    float32 rounding (about 1e-6 for angles near 40) in a float64 output."""
+    position = torch.arange(T, dtype=torch.float32).unsqueeze(1)  # (T, 1)
+    base = torch.tensor(10000.0, dtype=torch.float32)
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float32)  # (ceil(d_model / 2),)
+    angle = position / base ** (two_i / d_model)  # (T, ceil(d_model / 2)), float32
+    pe = torch.zeros(T, d_model, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(angle)
+    pe[:, 1::2] = torch.cos(angle[:, : d_model // 2])
+    return pe
+
+
+@variant("PositionalEncoding", "float32_inside")
+class PEFloat32Inside(nn.Module):
+    """The table stays float32 whatever the module's dtype; the sum is done in float32 and
+    returned in x's dtype."""
+
+    def __init__(self, d_model, max_len=512, dropout=0.0):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.register_buffer("pe", pe_float32_into_float64(max_len, d_model).float())
+
+    def forward(self, x):
+        T = x.size(1)
+        return self.dropout(x.float() + self.pe[:T].float()).to(x.dtype)

@@ -165,3 +165,65 @@ class EncoderBlockInline(_BlockSkeleton):
 class EncoderBlockFloat32(_BlockSkeleton):
     def forward(self, x, mask=None):
         return _inline_block(self, x, mask, torch.float32)
+
+
+# --- float32 inside, returned in the inputs' dtype ------------------------------------------
+
+
+@variant("layer_norm", "float32_then_promote")
+def layer_norm_float32_promote(x, gamma, beta, eps=1e-5):
+    # Normalised in float32; multiplying by the float64 gamma promotes the result back to float64.
+    x32 = x.float()
+    mean = x32.mean(dim=-1, keepdim=True)
+    var = ((x32 - mean) ** 2).mean(dim=-1, keepdim=True)
+    normalised = (x32 - mean) / torch.sqrt(var + torch.tensor(eps, dtype=torch.float32))  # float32
+    return normalised * gamma + beta
+
+
+@variant("FeedForward", "float32_inside")
+class FeedForwardFloat32Inside(_Skeleton):
+    def forward(self, x):
+        x32 = x.float()
+        h = x32 @ self.linear1.weight.float().T + self.linear1.bias.float()  # (B, T, d_ff), float32
+        h = F.gelu(h) if self.activation_name == "gelu" else torch.relu(h)
+        out = self.dropout(h) @ self.linear2.weight.float().T + self.linear2.bias.float()
+        return out.to(x.dtype)
+
+
+@variant("EncoderBlock", "float32_inside")
+class EncoderBlockFloat32Inside(_BlockSkeleton):
+    """Each sub-layer computed from float32 copies of its weights; the block returns x's dtype."""
+
+    def _linear(self, h, layer):
+        return F.linear(h, layer.weight.float(), layer.bias.float())
+
+    def _norm(self, h, ln):
+        return F.layer_norm(h, h.shape[-1:], ln.weight.float(), ln.bias.float(), ln.eps)
+
+    def _attention(self, h, mask):
+        B, T, d_model = h.shape
+        attn = self.self_attn
+        q, k, v = (self._linear(h, p).view(B, T, self.n_heads, -1).transpose(1, 2)
+                   for p in (attn.q_proj, attn.k_proj, attn.v_proj))  # (B, H, T, d_head)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(d_model // self.n_heads)
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        weights = torch.softmax(scores, dim=-1)
+        if mask is not None:
+            weights = weights.masked_fill(~mask, 0.0)
+        heads = (F.dropout(weights, attn.dropout.p, self.training) @ v).transpose(1, 2).reshape(B, T, d_model)
+        return self.drop(self._linear(heads, attn.out_proj))
+
+    def _ff(self, h):
+        hidden = self.ff.activation(self._linear(h, self.ff.linear1))
+        return self.drop(self._linear(self.ff.dropout(hidden), self.ff.linear2))
+
+    def forward(self, x, mask=None):
+        h = x.float()
+        if self.norm_first:
+            h = h + self._attention(self._norm(h, self.norm1), mask)
+            h = h + self._ff(self._norm(h, self.norm2))
+        else:
+            h = self._norm(h + self._attention(h, mask), self.norm1)
+            h = self._norm(h + self._ff(h), self.norm2)
+        return h.to(x.dtype)

@@ -92,3 +92,60 @@ def count_per_head(vocab_size, d_model, n_heads, d_ff, n_layers, norm_first=Fals
     feed_forward = 2 * d_model * d_ff + d_ff + d_model
     per_layer = attention + feed_forward + 4 * d_model
     return vocab_size * d_model + n_layers * per_layer + (2 * d_model if norm_first else 0)
+
+
+# --- float32 inside, returned in the weights' dtype ----------------------------------------
+
+
+def _float32_layer(layer, x, mask):
+    """One reference EncoderBlock applied with float32 copies of its weights (x is float32)."""
+    B, T, d_model = x.shape
+    attn, ff = layer.self_attn, layer.ff
+    H = attn.n_heads
+
+    def linear(h, lin):
+        return F.linear(h, lin.weight.float(), lin.bias.float())
+
+    def norm(h, ln):
+        return F.layer_norm(h, (d_model,), ln.weight.float(), ln.bias.float(), ln.eps)
+
+    def attention(h):
+        q, k, v = (linear(h, p).view(B, T, H, -1).transpose(1, 2) for p in (attn.q_proj, attn.k_proj, attn.v_proj))
+        scores = q @ k.transpose(-2, -1) / math.sqrt(d_model // H)  # (B, H, T, T)
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        weights = torch.softmax(scores, dim=-1)
+        if mask is not None:
+            weights = weights.masked_fill(~mask, 0.0)
+        heads = (attn.dropout(weights) @ v).transpose(1, 2).reshape(B, T, d_model)
+        return layer.dropout1(linear(heads, attn.out_proj))
+
+    def feed_forward(h):
+        return layer.dropout2(linear(ff.dropout(ff.activation(linear(h, ff.linear1))), ff.linear2))
+
+    if layer.norm_first:
+        x = x + attention(norm(x, layer.norm1))
+        return x + feed_forward(norm(x, layer.norm2))
+    x = norm(x + attention(x), layer.norm1)
+    return norm(x + feed_forward(x), layer.norm2)
+
+
+@variant("TransformerEncoder", "float32_inside")
+class EncoderFloat32Inside(_TransformerEncoder):
+    """The whole stack in float32 (float32 copies of every weight); each returned state is cast
+    back to the model's dtype."""
+
+    def forward(self, token_ids, mask=None, return_all_layers=False):
+        dtype = self.embedding.weight.dtype
+        T = token_ids.shape[1]
+        x = self.embedding.weight.float()[token_ids] + self.pos_encoding.pe[:T].float()  # (B, T, d_model)
+        x = self.pos_encoding.dropout(x)
+        states = [x]
+        for layer in self.layers:
+            states.append(_float32_layer(layer, states[-1], mask))
+        final = self.final_norm
+        if isinstance(final, torch.nn.LayerNorm):
+            states[-1] = F.layer_norm(states[-1], final.normalized_shape, final.weight.float(), final.bias.float(),
+                                      final.eps)
+        states = [s.to(dtype) for s in states]
+        return states if return_all_layers else states[-1]

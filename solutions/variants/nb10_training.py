@@ -19,6 +19,20 @@ def pick_device_indexed():
     return torch.device(type="cpu")
 
 
+@variant("pick_device", "accelerator_api")
+def pick_device_accelerator():
+    # PyTorch 2.6+: torch.accelerator knows the machine's accelerator; older versions ask each backend
+    accelerator = getattr(torch, "accelerator", None)
+    if accelerator is not None and accelerator.is_available():
+        kind = accelerator.current_accelerator().type
+        if kind in ("cuda", "mps"):
+            return torch.device(kind)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
+
+
 @variant("train_step", "zero_grad_last")
 def train_step_zero_grad_last(model, batch, optimizer, loss_fn):
     # the PyTorch quickstart's order: clear the gradients after the step, ready for the next one
@@ -68,6 +82,8 @@ def evaluate_context_managers(model, batches):
             hits += logits.argmax(-1).eq(batch[-1]).sum()
             seen += len(batch[-1])
     model.train(was_training)
+    if not seen:
+        raise ValueError("no examples to evaluate")
     return hits.item() / seen
 
 
@@ -85,6 +101,8 @@ def evaluate_per_module_modes(model, batches):
     finally:
         for module, mode in modes.items():
             module.training = mode
+    if total == 0:
+        raise ValueError("evaluate() needs at least one example")
     return correct / total
 
 
@@ -98,3 +116,36 @@ def evaluate_concatenate(model, batches):
     predictions = torch.cat([p for p, _ in pairs])
     labels = torch.cat([y for _, y in pairs])
     return (predictions == labels).float().mean().item()
+
+
+# --- float32 inside -----------------------------------------------------------------------
+
+
+@variant("train_step", "float32_loss")
+def train_step_float32_loss(model, batch, optimizer, loss_fn):
+    # The loss (and the gradient flowing back into the float64 model) computed in float32.
+    *inputs, labels = batch
+    model.train()
+    optimizer.zero_grad()
+    loss = loss_fn(model(*inputs).float(), labels)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+@variant("evaluate", "float32_counts")
+def evaluate_float32_counts(model, batches):
+    # float32 logits, counts and division: the accuracy carries float32 rounding (about 3e-8).
+    was_training = model.training
+    model.eval()
+    correct = torch.zeros((), dtype=torch.float32)
+    total = torch.zeros((), dtype=torch.float32)
+    with torch.no_grad():
+        for *inputs, labels in batches:
+            predictions = model(*inputs).float().argmax(dim=-1)
+            correct += (predictions == labels).float().sum()
+            total += torch.tensor(labels.numel(), dtype=torch.float32)
+    model.train(was_training)
+    if total.item() == 0:
+        raise ValueError("empty evaluation set")
+    return (correct / total).item()

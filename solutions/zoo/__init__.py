@@ -57,7 +57,7 @@ LISTED_MISTAKES: dict[str, tuple[str, tuple[str, ...]]] = {
     "pe_not_added": ("PE not added", ("PositionalEncoding", "TransformerEncoder")),
     "pe_not_buffer": ("PE not a buffer (device error on GPU)", ("PositionalEncoding",)),
     "weight_not_transposed": ("weights used as W instead of W.T", (
-        "self_attention", "SelfAttention", "MultiHeadAttention", "FeedForward")),
+        "bilinear_relevance", "self_attention", "SelfAttention", "MultiHeadAttention", "FeedForward")),
     "cosine_no_norms": ("cosine similarity without norms", ("cosine_similarity",)),
     "relevance_transposed": ("relevance matrix transposed in the asymmetric case", (
         "bilinear_relevance", "attention_weights", "self_attention")),

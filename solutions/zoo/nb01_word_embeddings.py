@@ -1,5 +1,6 @@
 """Known mistakes for notebook 01: tokenize, embed, cosine_similarity."""
 import re
+import string
 
 import numpy as np
 
@@ -46,11 +47,52 @@ def tokenize_punctuation_dropped(sentence, vocab):
     return np.array([vocab.get(w, vocab["<unk>"]) for w in words], dtype=np.int64)
 
 
+@bug("tokenize", "punctuation_run_one_token", 'a run of punctuation ("!?", "...") stays one token, which is <unk>',
+     'Each punctuation mark is a token of its own: "match!?" gives "match", "!", "?". With a regular '
+     'expression, match one mark at a time, r"\\w+|[^\\w\\s]", not a run of them, r"[^\\w\\s]+".')
+def tokenize_punctuation_run(sentence, vocab):
+    words = re.findall(r"\w+|[^\w\s]+", sentence.lower())
+    return np.array([vocab.get(w, vocab["<unk>"]) for w in words], dtype=np.int64)
+
+
+@bug("tokenize", "only_last_mark_split", 'only the last punctuation mark of a word is split off '
+     '("match!?" gives "match!" and "?")',
+     'A word can end in several marks ("match!?", "burn..."): peel them off one by one (a while loop), '
+     'or let re.findall(r"\\w+|[^\\w\\s]", ...) find every mark.')
+def tokenize_only_last_mark(sentence, vocab):
+    tokens = []
+    for piece in sentence.lower().split():
+        if len(piece) > 1 and piece[-1] in string.punctuation:
+            tokens += [piece[:-1], piece[-1]]
+        else:
+            tokens.append(piece)
+    return np.array([vocab.get(w, vocab["<unk>"]) for w in tokens], dtype=np.int64)
+
+
+@bug("tokenize", "run_collapsed", 'a run of punctuation collapses to its last mark ("match!?" gives "match" and "?")',
+     'piece.rstrip(string.punctuation) removes every trailing mark, so keep all of them, in order, as '
+     'tokens: "match!?" gives "match", "!", "?".')
+def tokenize_run_collapsed(sentence, vocab):
+    tokens = []
+    for piece in sentence.lower().split():
+        word = piece.rstrip(string.punctuation)
+        tokens += ([word] if word else []) + ([piece[-1]] if word != piece else [])
+    return np.array([vocab.get(w, vocab["<unk>"]) for w in tokens], dtype=np.int64)
+
+
 @bug("tokenize", "unknown_is_pad", "unknown words get id 0 (<pad>) instead of the id of <unk>",
      'Use vocab.get(word, vocab["<unk>"]): id 0 is padding, not "unknown word".')
 def tokenize_unknown_is_pad(sentence, vocab):
     words = _TOKENS.findall(sentence.lower())
     return np.array([vocab.get(w, 0) for w in words], dtype=np.int64)
+
+
+@bug("tokenize", "unknown_raises", 'unknown words are looked up with vocab[word], which raises KeyError '
+     'instead of giving the id of "<unk>"',
+     'vocab[word] fails for a word that is not in the vocabulary: use vocab.get(word, vocab["<unk>"]).')
+def tokenize_unknown_raises(sentence, vocab):
+    words = _TOKENS.findall(sentence.lower())
+    return np.array([vocab[w] for w in words], dtype=np.int64)
 
 
 @bug("tokenize", "unknown_hard_coded", "the id of <unk> is hard-coded as 1 instead of read from the vocabulary",
@@ -75,6 +117,13 @@ def embed_sorted_unique(token_ids, table):
     return table[np.isin(np.arange(len(table)), token_ids)]
 
 
+@bug("embed", "ids_as_columns", "the ids index the table's columns (table[:, token_ids]) instead of its rows",
+     "The table has one *row* per word, shape (V, d): table[token_ids] picks rows; table[:, token_ids] "
+     "picks feature columns (and fails when an id is >= d).")
+def embed_ids_as_columns(token_ids, table):
+    return table[:, token_ids]
+
+
 @bug("embed", "averaged", "the word vectors are averaged into one sentence vector",
      "embed returns one vector per token, shape (T, d): no mean or sum over the tokens.")
 def embed_averaged(token_ids, table):
@@ -84,7 +133,7 @@ def embed_averaged(token_ids, table):
 # ---------------------------------------------------------------------- cosine_similarity
 
 @bug("cosine_similarity", "no_norms", "cosine similarity without the norms (a plain dot product)",
-     "Divide the dot product by the lengths of both vectors: a . b / (|a| |b|).")
+     "Divide the dot product by the lengths of both vectors: a . b / (|a| |b|).", mistake="cosine_no_norms")
 def cosine_no_norms(a, b):
     return float(np.dot(a, b))
 
@@ -99,3 +148,16 @@ def cosine_squared_norms(a, b):
      "scipy's distance.cosine is 1 - cos: similarity is +1 for the same direction, -1 for the opposite one.")
 def cosine_distance(a, b):
     return float(1.0 - np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+@bug("cosine_similarity", "no_sum", "the products a * b are divided by the lengths but never added up: an array, "
+     "not one number",
+     "a * b multiplies entry by entry; the dot product is their sum: np.dot(a, b) / (norm(a) * norm(b)).")
+def cosine_no_sum(a, b):
+    return a * b / (np.linalg.norm(a) * np.linalg.norm(b))
+
+
+@bug("cosine_similarity", "norms_added", "divided by the sum of the lengths |a| + |b| instead of their product",
+     "The denominator is the product of the lengths: np.linalg.norm(a) * np.linalg.norm(b).")
+def cosine_norms_added(a, b):
+    return float(np.dot(a, b) / (np.linalg.norm(a) + np.linalg.norm(b)))

@@ -24,6 +24,12 @@ def relevance_scaled(query, key):
     return float(np.dot(query, key) / np.sqrt(len(query)))
 
 
+@bug("relevance", "mean_not_sum", "the products are averaged (np.mean) instead of added up",
+     "The dot product is the *sum* of the products, np.dot(query, key); the mean divides it by d.")
+def relevance_mean(query, key):
+    return float(np.mean(query * key))
+
+
 # ------------------------------------------------------------------------ relevance_matrix
 
 @bug("relevance_matrix", "features_gram", "X.T @ X: a (d, d) matrix over features instead of (T, T) over words",
@@ -45,10 +51,23 @@ def relevance_matrix_scaled(X):
     return X @ X.T / np.sqrt(X.shape[1])
 
 
+@bug("relevance_matrix", "no_transpose", "X @ X without the transpose: (T, d) @ (T, d) only works when T = d",
+     "Pair every word with every word: X @ X.T, (T, d) @ (d, T) -> (T, T).")
+def relevance_matrix_no_transpose(X):
+    return X @ X
+
+
+@bug("relevance_matrix", "elementwise", "X * X multiplies entry by entry: a (T, d) array, not the (T, T) matrix "
+     "of dot products",
+     "In numpy `*` is the entry-by-entry product; the matrix product is `@`: R = X @ X.T.")
+def relevance_matrix_elementwise(X):
+    return X * X
+
+
 # ----------------------------------------------------------------- scaled_relevance_matrix
 
 @bug("scaled_relevance_matrix", "not_scaled", "the scores are not scaled (missing 1/sqrt(d))",
-     "Divide X @ X.T by np.sqrt(d), d = X.shape[-1].")
+     "Divide X @ X.T by np.sqrt(d), d = X.shape[-1].", mistake="missing_scale")
 def scaled_not_scaled(X):
     return X @ X.T
 
@@ -65,11 +84,21 @@ def scaled_by_sqrt_T(X):
     return X @ X.T / np.sqrt(X.shape[0])
 
 
+@bug("scaled_relevance_matrix", "half_d", "divided by d ** 1/2, which Python reads as (d ** 1) / 2 = d / 2, "
+     "not sqrt(d)",
+     "`**` binds tighter than `/`: write d ** 0.5, d ** (1 / 2) or np.sqrt(d). (d = 4 hides it: 4 / 2 = sqrt(4).)")
+def scaled_half_d(X):
+    d = X.shape[-1]
+    scale = d ** 1/2  # (d ** 1) / 2
+    return X @ X.T / scale
+
+
 # ---------------------------------------------------------------------- bilinear_relevance
 
 @bug("bilinear_relevance", "roles_swapped",
      "query and key roles swapped: computes (x_j W_q) . (x_i W_k), the transposed relevance",
-     "x_i is the word that asks: it goes through W_q; x_j answers: it goes through W_k.")
+     "x_i is the word that asks: it goes through W_q; x_j answers: it goes through W_k.",
+     mistake="relevance_transposed")
 def bilinear_swapped(x_i, x_j, W_q, W_k):
     return float(np.dot(x_j @ W_q, x_i @ W_k))
 
@@ -85,3 +114,11 @@ def bilinear_same_weights(x_i, x_j, W_q, W_k):
      "Project first: query = x_i @ W_q, key = x_j @ W_k, then take their dot product.")
 def bilinear_no_weights(x_i, x_j, W_q, W_k):
     return float(np.dot(x_i, x_j))
+
+
+@bug("bilinear_relevance", "projection_transposed", "the projections are applied as x @ W.T (PyTorch's "
+     "nn.Linear convention) instead of x @ W",
+     "In the numpy track W_q and W_k have shape (d_in, d_k) and are applied as x_i @ W_q: no .T "
+     "((d_in,) @ (d_k, d_in) only works when d_in = d_k).", mistake="weight_not_transposed")
+def bilinear_projection_transposed(x_i, x_j, W_q, W_k):
+    return float(np.dot(x_i @ W_q.T, x_j @ W_k.T))

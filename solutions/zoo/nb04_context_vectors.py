@@ -6,32 +6,35 @@ from . import bug
 
 
 @bug("attention_weights", "wrong_axis", "the softmax normalises over the queries (axis 0) instead of the keys",
-     "Each row of the weights is one query: take the softmax over the last axis (the keys), axis=-1.")
+     "Each row of the weights is one query: take the softmax over the last axis (the keys), axis=-1.",
+     mistake="softmax_wrong_axis")
 def attention_weights_wrong_axis(Q, K, mask=None):
     return masked_softmax(Q @ K.T / np.sqrt(K.shape[-1]), mask, axis=0)
 
 
 @bug("attention_weights", "no_scale", "the scores are not divided by sqrt(d_k)",
-     "Divide Q @ K.T by np.sqrt(d_k), with d_k = K.shape[-1], before the softmax.")
+     "Divide Q @ K.T by np.sqrt(d_k), with d_k = K.shape[-1], before the softmax.", mistake="missing_scale")
 def attention_weights_no_scale(Q, K, mask=None):
     return masked_softmax(Q @ K.T, mask)
 
 
 @bug("attention_weights", "inverted_polarity", "the mask polarity is inverted (True treated as 'blocked')",
-     "In this course True means 'may attend': keep the scores where the mask is True.")
+     "In this course True means 'may attend': keep the scores where the mask is True.", mistake="mask_polarity")
 def attention_weights_inverted(Q, K, mask=None):
     return masked_softmax(Q @ K.T / np.sqrt(K.shape[-1]), None if mask is None else ~np.asarray(mask))
 
 
 @bug("attention_weights", "mask_after_softmax", "the mask is applied after the softmax, without renormalising",
-     "Mask the scores (-inf where the mask is False) *before* the softmax, so the allowed weights still sum to 1.")
+     "Mask the scores (-inf where the mask is False) *before* the softmax, so the allowed weights still sum to 1.",
+     mistake="mask_after_softmax")
 def attention_weights_mask_after(Q, K, mask=None):
     weights = softmax(Q @ K.T / np.sqrt(K.shape[-1]))
     return weights if mask is None else np.where(mask, weights, 0.0)
 
 
 @bug("attention_weights", "nan_rows", "a fully masked row gives NaN (0/0) instead of zeros",
-     "When a query has no allowed key its max is -inf: give such rows all-zero weights (masked_softmax does).")
+     "When a query has no allowed key its max is -inf: give such rows all-zero weights (masked_softmax does).",
+     mistake="nan_fully_masked")
 def attention_weights_nan(Q, K, mask=None):
     scores = Q @ K.T / np.sqrt(K.shape[-1])
     if mask is not None:
@@ -39,6 +42,36 @@ def attention_weights_nan(Q, K, mask=None):
     with np.errstate(invalid="ignore"):
         exp = np.exp(scores - scores.max(axis=-1, keepdims=True))
         return exp / exp.sum(axis=-1, keepdims=True)
+
+
+@bug("attention_weights", "fill_zero", "masked scores are set to 0 instead of -inf, so masked keys still get weight",
+     "A score of 0 is an ordinary score (exp(0) = 1): put -np.inf where the mask is False, before the softmax.",
+     mistake="fill_zero")
+def attention_weights_fill_zero(Q, K, mask=None):
+    scores = Q @ K.T / np.sqrt(K.shape[-1])
+    return softmax(scores if mask is None else np.where(mask, scores, 0.0))
+
+
+@bug("attention_weights", "scores_transposed", "the scores are K @ Q.T, transposed: row i belongs to key i, not "
+     "to query i",
+     "scores[i, j] = Q[i] . K[j] (query i asks, key j answers): Q @ K.T, of shape (T_q, T_k).",
+     mistake="relevance_transposed")
+def attention_weights_transposed(Q, K, mask=None):
+    return masked_softmax(K @ Q.T / np.sqrt(K.shape[-1]), mask)
+
+
+@bug("attention_weights", "scale_after_softmax", "the weights are divided by sqrt(d_k) after the softmax instead of "
+     "the scores before it",
+     "Scale the scores, then normalise: softmax(Q @ K.T / sqrt(d_k)). Dividing the weights afterwards leaves rows "
+     "that sum to 1/sqrt(d_k).")
+def attention_weights_scale_after(Q, K, mask=None):
+    return masked_softmax(Q @ K.T, mask) / np.sqrt(K.shape[-1])
+
+
+@bug("attention_weights", "mask_ignored", "the `mask` argument is accepted but never used",
+     "Pass the mask on: put -inf where it is False before the softmax (masked_softmax(scores, mask)).")
+def attention_weights_mask_ignored(Q, K, mask=None):
+    return softmax(Q @ K.T / np.sqrt(K.shape[-1]))
 
 
 @bug("context_vectors", "transposed_weights", "the weights are transposed: weights.T @ V sums over the queries",
@@ -63,32 +96,81 @@ def context_vectors_overwrite(weights, V):
     return out
 
 
+@bug("context_vectors", "renormalised", "the weights are renormalised inside context_vectors, so a fully masked "
+     "(all-zero) row becomes NaN (0 / 0)",
+     "The weights already sum to 1 (or are all 0 for a query with no allowed key): use them as they are, "
+     "context = weights @ V. Dividing by their sum turns an all-zero row into NaN.", mistake="nan_fully_masked")
+def context_vectors_renormalised(weights, V):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return weights / weights.sum(axis=-1, keepdims=True) @ V
+
+
+@bug("context_vectors", "elementwise", "weights * V multiplies entry by entry instead of the matrix product",
+     "`*` pairs entries of equal position; the context is a matrix product: weights @ V, (T_q, T_k) @ (T_k, d_v).")
+def context_vectors_elementwise(weights, V):
+    return weights * V
+
+
 def _attend(Q, K, V, mask, scale):
     weights = masked_softmax(Q @ K.T / scale, mask)
     return weights @ V, weights
 
 
 @bug("self_attention", "queries_keys_swapped", "queries and keys are swapped (Q from W_k, K from W_q): the scores are transposed",
-     "Q = X @ W_q (who is asking) and K = X @ W_k (who is being looked at); scores = Q @ K.T.")
+     "Q = X @ W_q (who is asking) and K = X @ W_k (who is being looked at); scores = Q @ K.T.",
+     mistake="relevance_transposed")
 def self_attention_swapped(X, W_q, W_k, W_v, mask=None):
     return _attend(X @ W_k, X @ W_q, X @ W_v, mask, np.sqrt(W_k.shape[1]))
 
 
 @bug("self_attention", "values_from_keys", "the values are taken from the keys (V = X @ W_k instead of X @ W_v)",
-     "The context mixes the *values*: V = X @ W_v, which has d_v = W_v.shape[1] columns.")
+     "The context mixes the *values*: V = X @ W_v, which has d_v = W_v.shape[1] columns.", mistake="qkv_swapped")
 def self_attention_values_from_keys(X, W_q, W_k, W_v, mask=None):
     K = X @ W_k
     return _attend(X @ W_q, K, K, mask, np.sqrt(W_k.shape[1]))
 
 
 @bug("self_attention", "scale_by_d_in", "the scores are divided by sqrt(d_in) instead of sqrt(d_k)",
-     "d_k is the width of the queries and keys (W_q.shape[1]), not of the input words (X.shape[1]).")
+     "d_k is the width of the queries and keys (W_q.shape[1]), not of the input words (X.shape[1]).",
+     mistake="missing_scale")
 def self_attention_scale_d_in(X, W_q, W_k, W_v, mask=None):
     return _attend(X @ W_q, X @ W_k, X @ W_v, mask, np.sqrt(X.shape[1]))
 
 
 @bug("self_attention", "inverted_polarity", "the mask polarity is inverted (True treated as 'blocked')",
-     "In this course True means 'may attend': keep the scores where the mask is True.")
+     "In this course True means 'may attend': keep the scores where the mask is True.", mistake="mask_polarity")
 def self_attention_inverted(X, W_q, W_k, W_v, mask=None):
     mask = None if mask is None else ~np.asarray(mask)
     return _attend(X @ W_q, X @ W_k, X @ W_v, mask, np.sqrt(W_k.shape[1]))
+
+
+@bug("self_attention", "wrong_axis", "the softmax normalises over the queries (axis 0) instead of the keys",
+     "Each row of the weights is one query: softmax over the last axis (the keys), so that every row sums to 1.",
+     mistake="softmax_wrong_axis")
+def self_attention_wrong_axis(X, W_q, W_k, W_v, mask=None):
+    weights = masked_softmax((X @ W_q) @ (X @ W_k).T / np.sqrt(W_k.shape[1]), mask, axis=0)
+    return weights @ (X @ W_v), weights
+
+
+@bug("self_attention", "mask_after_softmax", "the mask is applied after the softmax, without renormalising",
+     "Mask the scores (-inf where the mask is False) *before* the softmax, so the allowed weights still sum to 1.",
+     mistake="mask_after_softmax")
+def self_attention_mask_after(X, W_q, W_k, W_v, mask=None):
+    weights = softmax((X @ W_q) @ (X @ W_k).T / np.sqrt(W_k.shape[1]))
+    if mask is not None:
+        weights = np.where(mask, weights, 0.0)
+    return weights @ (X @ W_v), weights
+
+
+@bug("self_attention", "projections_transposed", "the projections are applied as X @ W.T (PyTorch's nn.Linear "
+     "convention) instead of X @ W",
+     "In the numpy track projections are (d_in, d_out) and applied as X @ W: Q = X @ W_q, no .T "
+     "((T, d_in) @ (d_k, d_in) only works when d_in = d_k).", mistake="weight_not_transposed")
+def self_attention_projections_transposed(X, W_q, W_k, W_v, mask=None):
+    return _attend(X @ W_q.T, X @ W_k.T, X @ W_v.T, mask, np.sqrt(W_k.shape[1]))
+
+
+@bug("self_attention", "mask_ignored", "the `mask` argument is accepted but never used",
+     "Pass the mask on to the attention weights (True = may attend): masked_softmax(scores, mask).")
+def self_attention_mask_ignored(X, W_q, W_k, W_v, mask=None):
+    return _attend(X @ W_q, X @ W_k, X @ W_v, None, np.sqrt(W_k.shape[1]))

@@ -21,28 +21,32 @@ def _masked_weights(scores, mask, dim=-1):
 
 
 @bug("scaled_dot_product_attention", "wrong_axis", "the softmax normalises over the queries (dim=-2) instead of the keys",
-     "Each query's weights must sum to 1 over the keys: torch.softmax(scores, dim=-1).")
+     "Each query's weights must sum to 1 over the keys: torch.softmax(scores, dim=-1).",
+     mistake="softmax_wrong_axis")
 def sdpa_wrong_axis(q, k, v, mask=None):
     weights = _masked_weights(_scores(q, k), mask, dim=-2)
     return weights @ v, weights
 
 
 @bug("scaled_dot_product_attention", "no_scale", "the scores are not divided by sqrt(d_k)",
-     "Divide q @ k.transpose(-2, -1) by math.sqrt(q.size(-1)) before the softmax.")
+     "Divide q @ k.transpose(-2, -1) by math.sqrt(q.size(-1)) before the softmax.",
+     mistake="missing_scale")
 def sdpa_no_scale(q, k, v, mask=None):
     weights = _masked_weights(_scores(q, k, scale=False), mask)
     return weights @ v, weights
 
 
 @bug("scaled_dot_product_attention", "inverted_polarity", "the mask polarity is inverted (True treated as 'blocked', as in nn.MultiheadAttention)",
-     "In this course True means 'may attend' (as in F.scaled_dot_product_attention): fill -inf where the mask is False, i.e. masked_fill(~mask, ...).")
+     "In this course True means 'may attend' (as in F.scaled_dot_product_attention): fill -inf where the mask is False, i.e. masked_fill(~mask, ...).",
+     mistake="mask_polarity")
 def sdpa_inverted(q, k, v, mask=None):
     weights = _masked_weights(_scores(q, k), None if mask is None else ~mask)
     return weights @ v, weights
 
 
 @bug("scaled_dot_product_attention", "mask_after_softmax", "the mask is applied after the softmax, without renormalising",
-     "Mask the scores with -inf *before* the softmax, so the allowed weights still sum to 1.")
+     "Mask the scores with -inf *before* the softmax, so the allowed weights still sum to 1.",
+     mistake="mask_after_softmax")
 def sdpa_mask_after(q, k, v, mask=None):
     weights = torch.softmax(_scores(q, k), dim=-1)
     if mask is not None:
@@ -51,7 +55,8 @@ def sdpa_mask_after(q, k, v, mask=None):
 
 
 @bug("scaled_dot_product_attention", "nan_rows", "a fully masked row gives NaN (softmax of all -inf) instead of zeros",
-     "After the softmax, set the masked weights to 0 (weights.masked_fill(~mask, 0.0)): that also zeroes fully masked rows.")
+     "After the softmax, set the masked weights to 0 (weights.masked_fill(~mask, 0.0)): that also zeroes fully masked rows.",
+     mistake="nan_fully_masked")
 def sdpa_nan_rows(q, k, v, mask=None):
     scores = _scores(q, k)
     if mask is not None:
@@ -61,15 +66,58 @@ def sdpa_nan_rows(q, k, v, mask=None):
 
 
 @bug("scaled_dot_product_attention", "values_from_keys", "the output mixes the keys instead of the values (weights @ k)",
-     "The output is weights @ v: its last dim is d_v = v.size(-1).")
+     "The output is weights @ v: its last dim is d_v = v.size(-1).",
+     mistake="qkv_swapped")
 def sdpa_values_from_keys(q, k, v, mask=None):
     weights = _masked_weights(_scores(q, k), mask)
     return weights @ k, weights
 
 
+
+@bug("scaled_dot_product_attention", "fill_zero", "masked scores are set to 0 instead of -inf, so masked keys "
+     "still get weight (exp(0) is not 0)",
+     "A score of 0 is an ordinary score: masked_fill(~mask, float('-inf')) before the softmax makes the weight "
+     "exactly 0.",
+     mistake="fill_zero")
+def sdpa_fill_zero(q, k, v, mask=None):
+    scores = _scores(q, k)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, 0.0)
+    weights = torch.softmax(scores, dim=-1)
+    return weights @ v, weights
+
+
+@bug("scaled_dot_product_attention", "fill_large_negative", "masked scores are set to -1e9 and never zeroed: "
+     "a query with no allowed key spreads its weights evenly over all keys instead of getting zeros",
+     "-1e9 works while a row has one allowed key; when none is allowed the softmax of equal scores is uniform. "
+     "After the softmax, set the masked weights to 0: weights.masked_fill(~mask, 0.0).")
+def sdpa_fill_large_negative(q, k, v, mask=None):
+    scores = _scores(q, k)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, -1e9)
+    weights = torch.softmax(scores, dim=-1)
+    return weights @ v, weights
+
+
+@bug("scaled_dot_product_attention", "scale_by_d", "the scores are divided by d_k instead of sqrt(d_k)",
+     "The scale is 1 / sqrt(d_k): q @ k.transpose(-2, -1) / math.sqrt(q.size(-1)).")
+def sdpa_scale_by_d(q, k, v, mask=None):
+    weights = _masked_weights(q @ k.transpose(-2, -1) / q.size(-1), mask)
+    return weights @ v, weights
+
+
+@bug("scaled_dot_product_attention", "queries_keys_swapped", "queries and keys are swapped (scores = k q^T): "
+     "key j asks query i instead of the other way round",
+     "Row i of the scores belongs to query i: scores = q @ k.transpose(-2, -1), of shape (..., T_q, T_k).",
+     mistake="qkv_swapped")
+def sdpa_queries_keys_swapped(q, k, v, mask=None):
+    weights = _masked_weights(_scores(k, q), mask)
+    return weights @ v, weights
+
 @bug("SelfAttention", "weight_not_transposed", "the projection uses x @ W instead of x @ W.T (nn.Linear stores W as (d_out, d_in))",
      "Call the layer itself, self.q_proj(x), which computes x @ weight.T + bias; x @ self.q_proj.weight only "
-     "works by accident when d_in == d_out.")
+     "works by accident when d_in == d_out.",
+     mistake="weight_not_transposed")
 class SelfAttentionWeightNotTransposed(SelfAttention):
     def forward(self, x, mask=None):
         def project(layer):
@@ -98,14 +146,16 @@ class SelfAttentionBiasAlways(SelfAttention):
 
 
 @bug("SelfAttention", "queries_keys_swapped", "queries and keys are swapped (q from k_proj, k from q_proj): the scores are transposed",
-     "q = self.q_proj(x) asks, k = self.k_proj(x) is looked at: scores = q @ k.transpose(-2, -1).")
+     "q = self.q_proj(x) asks, k = self.k_proj(x) is looked at: scores = q @ k.transpose(-2, -1).",
+     mistake="qkv_swapped")
 class SelfAttentionSwapped(SelfAttention):
     def forward(self, x, mask=None):
         return scaled_dot_product_attention(self.k_proj(x), self.q_proj(x), self.v_proj(x), mask)
 
 
 @bug("SelfAttention", "values_from_keys", "the values come from the key projection (v = self.k_proj(x))",
-     "The output mixes the values: v = self.v_proj(x).")
+     "The output mixes the values: v = self.v_proj(x).",
+     mistake="qkv_swapped")
 class SelfAttentionValuesFromKeys(SelfAttention):
     def forward(self, x, mask=None):
         k = self.k_proj(x)
@@ -113,8 +163,69 @@ class SelfAttentionValuesFromKeys(SelfAttention):
 
 
 @bug("SelfAttention", "inverted_polarity", "the mask polarity is inverted (True treated as 'blocked')",
-     "In this course True means 'may attend': pass the mask on as it is, without ~mask.")
+     "In this course True means 'may attend': pass the mask on as it is, without ~mask.",
+     mistake="mask_polarity")
 class SelfAttentionInverted(SelfAttention):
     def forward(self, x, mask=None):
         q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
         return scaled_dot_product_attention(q, k, v, None if mask is None else ~mask)
+
+
+
+class _InlineSelfAttention(SelfAttention):
+    """The reference's projections with the attention written out inline, one piece switchable."""
+
+    scale_dim = "d_out"  # whose size the scores are divided by: "d_out", "d_in" or None
+    softmax_dim = -1
+    mask_after_softmax = False
+    pass_mask = True
+
+    def forward(self, x, mask=None):
+        q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)  # (B, T, d_out)
+        scores = q @ k.transpose(-2, -1)  # (B, T, T)
+        if self.scale_dim is not None:
+            scores = scores / math.sqrt({"d_out": q, "d_in": x}[self.scale_dim].size(-1))
+        mask = mask if self.pass_mask else None
+        if mask is None:
+            weights = torch.softmax(scores, dim=self.softmax_dim)
+        elif self.mask_after_softmax:
+            weights = torch.softmax(scores, dim=self.softmax_dim).masked_fill(~mask, 0.0)
+        else:
+            weights = _masked_weights(scores, mask, dim=self.softmax_dim)
+        return weights @ v, weights
+
+
+@bug("SelfAttention", "no_scale", "the scores are not divided by sqrt(d_k) (here d_k = d_out)",
+     "Divide q @ k.transpose(-2, -1) by math.sqrt(d_out) (the size of q's last dim) before the softmax.",
+     mistake="missing_scale")
+class SelfAttentionNoScale(_InlineSelfAttention):
+    scale_dim = None
+
+
+@bug("SelfAttention", "scale_d_in", "the scores are divided by sqrt(d_in), the size of x, instead of sqrt(d_out), "
+     "the size of q and k",
+     "The dot products are taken between projected vectors of size d_out: divide by math.sqrt(q.size(-1)), "
+     "not math.sqrt(x.size(-1)).",
+     mistake="missing_scale")
+class SelfAttentionScaleDIn(_InlineSelfAttention):
+    scale_dim = "d_in"
+
+
+@bug("SelfAttention", "wrong_axis", "the softmax normalises over the queries (dim=1) instead of the keys",
+     "scores is (B, T_q, T_k): each query's weights must sum to 1 over the keys, torch.softmax(scores, dim=-1).",
+     mistake="softmax_wrong_axis")
+class SelfAttentionWrongAxis(_InlineSelfAttention):
+    softmax_dim = 1
+
+
+@bug("SelfAttention", "mask_after_softmax", "the mask is applied after the softmax, without renormalising",
+     "Fill the scores with -inf where the mask is False *before* the softmax, so the allowed weights sum to 1.",
+     mistake="mask_after_softmax")
+class SelfAttentionMaskAfterSoftmax(_InlineSelfAttention):
+    mask_after_softmax = True
+
+
+@bug("SelfAttention", "mask_ignored", "the mask argument is ignored: every word attends to every word",
+     "Use `mask` in forward: scores.masked_fill(~mask, float('-inf')) before the softmax (True = may attend).")
+class SelfAttentionMaskIgnored(_InlineSelfAttention):
+    pass_mask = False

@@ -3,12 +3,8 @@ import torch
 
 from . import bug
 
-# pick_device: which mistakes can be seen depends on the machine that grades. On a machine
-# with CUDA, "always cuda" is the right answer; on one without, "always cpu" is. Only the
-# mistakes visible here are registered (checking mps before cuda is visible nowhere: no
-# machine has both).
-_CUDA = torch.cuda.is_available()
-_MPS = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+# pick_device is judged on simulated machines (CUDA, MPS, both, neither: grader.core.simulated_hardware),
+# so every one of these mistakes is visible whatever hardware grades it.
 
 
 @bug("pick_device", "returns_string", "pick_device returns the device name as a string instead of a torch.device",
@@ -22,36 +18,46 @@ def pick_device_string():
     return "cpu"
 
 
-if not _CUDA:
-
-    @bug("pick_device", "always_cuda", "pick_device answers cuda on a machine without CUDA "
-         "(often `torch.cuda.is_available` without the parentheses: a function is always true)",
-         "Call the function: `if torch.cuda.is_available():`, with the parentheses.")
-    def pick_device_always_cuda():
-        if torch.cuda.is_available:  # the function object itself: always true
-            return torch.device("cuda")
-        return torch.device("cpu")
+@bug("pick_device", "always_cuda", "pick_device answers cuda on a machine without CUDA "
+     "(often `torch.cuda.is_available` without the parentheses: a function is always true)",
+     "Call the function: `if torch.cuda.is_available():`, with the parentheses.")
+def pick_device_always_cuda():
+    if torch.cuda.is_available:  # the function object itself: always true
+        return torch.device("cuda")
+    return torch.device("cpu")
 
 
-if not (_CUDA or _MPS):
-
-    @bug("pick_device", "mps_not_called", "pick_device answers mps on a machine without MPS "
-         "(`torch.backends.mps.is_available` without the parentheses)",
-         "Call the function: `torch.backends.mps.is_available()`, with the parentheses.")
-    def pick_device_mps_not_called():
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available:  # the function object itself: always true
-            return torch.device("mps")
-        return torch.device("cpu")
+@bug("pick_device", "mps_not_called", "pick_device answers mps on a machine without MPS "
+     "(`torch.backends.mps.is_available` without the parentheses)",
+     "Call the function: `torch.backends.mps.is_available()`, with the parentheses.")
+def pick_device_mps_not_called():
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available:  # the function object itself: always true
+        return torch.device("mps")
+    return torch.device("cpu")
 
 
-if _CUDA or _MPS:
+@bug("pick_device", "always_cpu", "pick_device always answers cpu, even when an accelerator is available",
+     "Check torch.cuda.is_available() first, then torch.backends.mps.is_available(), and only then fall back to the CPU.")
+def pick_device_always_cpu():
+    return torch.device("cpu")
 
-    @bug("pick_device", "always_cpu", "pick_device always answers cpu, even though an accelerator is available",
-         "Check torch.cuda.is_available() first, then torch.backends.mps.is_available(), and only then fall back to the CPU.")
-    def pick_device_always_cpu():
-        return torch.device("cpu")
+
+@bug("pick_device", "mps_before_cuda", "pick_device asks for MPS before CUDA, so a machine with both gets mps",
+     "The order is the contract: CUDA first (the fastest where it exists), then MPS, then the CPU.")
+def pick_device_mps_first():
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+@bug("pick_device", "mps_forgotten", "pick_device never asks for MPS: a Mac with Apple silicon gets the CPU",
+     "After CUDA, check torch.backends.mps.is_available() before falling back to the CPU.")
+def pick_device_no_mps():
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 @bug("train_step", "returns_tensor", "train_step returns the loss tensor instead of a Python float",
@@ -77,8 +83,10 @@ def train_step_no_zero_grad(model, batch, optimizer, loss_fn):
     return loss.item()
 
 
-@bug("train_step", "no_step", "train_step computes the gradients but never updates the weights (optimizer.step() missing)",
-     "After loss.backward(), call optimizer.step(): backward only computes gradients, step applies them.")
+@bug("train_step", "no_step", "train_step never changes the weights: optimizer.step() is missing, or "
+     "optimizer.zero_grad() comes after loss.backward() and wipes the gradients before the step",
+     "The order is zero_grad(), forward, loss.backward(), optimizer.step(): backward computes the gradients, "
+     "step applies them, and zero_grad() between the two leaves step nothing to apply.")
 def train_step_no_step(model, batch, optimizer, loss_fn):
     *inputs, labels = batch
     model.train()
@@ -112,8 +120,51 @@ def train_step_eval_mode(model, batch, optimizer, loss_fn):
     return loss.item()
 
 
+
+@bug("train_step", "loss_after_step", "train_step returns the loss recomputed after the update instead of the "
+     "loss of the step",
+     "Return loss.item() of the loss you called backward() on: that is the loss of this batch before the update "
+     "(the number training curves plot).")
+def train_step_loss_after_step(model, batch, optimizer, loss_fn):
+    *inputs, labels = batch
+    model.train()
+    optimizer.zero_grad()
+    loss_fn(model(*inputs), labels).backward()
+    optimizer.step()
+    with torch.no_grad():
+        return loss_fn(model(*inputs), labels).item()
+
+
+@bug("train_step", "two_part_batch", "train_step unpacks the batch as `inputs, labels = batch`, which fails for "
+     "a model with more than one input",
+     "The batch is (*inputs, labels): unpack it as *inputs, labels = batch and call model(*inputs).")
+def train_step_two_part_batch(model, batch, optimizer, loss_fn):
+    inputs, labels = batch
+    model.train()
+    optimizer.zero_grad()
+    loss = loss_fn(model(inputs), labels)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+@bug("evaluate", "divides_by_zero", "evaluate divides by zero when there are no examples instead of raising ValueError",
+     "Check the count before dividing: if total == 0, raise ValueError(\"evaluate() got no examples\").")
+@torch.no_grad()
+def evaluate_divides_by_zero(model, batches):
+    was_training = model.training
+    model.eval()
+    correct = total = 0
+    for *inputs, labels in batches:
+        correct += (model(*inputs).argmax(dim=-1) == labels).sum().item()
+        total += labels.numel()
+    model.train(was_training)
+    return correct / total
+
+
 @bug("evaluate", "train_mode", "evaluate runs the model in training mode, so dropout changes the predictions",
-     "Call model.eval() before predicting (and restore the previous mode afterwards).")
+     "Call model.eval() before predicting (and restore the previous mode afterwards).",
+     mistake="dropout_in_eval")
 @torch.no_grad()
 def evaluate_train_mode(model, batches):
     correct = total = 0
@@ -160,3 +211,17 @@ def evaluate_mean_over_batches(model, batches):
         accuracies.append((model(*inputs).argmax(dim=-1) == labels).double().mean().item())
     model.train(was_training)
     return sum(accuracies) / len(accuracies)
+
+
+@bug("evaluate", "returns_tensor", "evaluate returns the accuracy as a tensor instead of a Python float",
+     "(predictions == labels).sum() is a tensor: add .item() when counting, so that correct / total is a float.")
+@torch.no_grad()
+def evaluate_returns_tensor(model, batches):
+    was_training = model.training
+    model.eval()
+    correct, total = 0, 0
+    for *inputs, labels in batches:
+        correct = correct + (model(*inputs).argmax(dim=-1) == labels).sum()
+        total += labels.numel()
+    model.train(was_training)
+    return correct / total
