@@ -143,6 +143,7 @@ attention_weights = Exercise(
     kind="function",
     signature=("Q", "K", "mask"),
     where="the `attention_weights` cell of 04_context_vectors",
+    forbidden=("attention", "multi_head_attention"),
     checks=[
         Check("by_hand", "Q K^T / sqrt(4) = [[1, 0, 0], [0, 1, 0]] gives the rows [0.576, 0.212, 0.212] "
                          "and [0.212, 0.576, 0.212]",
@@ -218,6 +219,7 @@ self_attention = Exercise(
     kind="function",
     signature=("X", "W_q", "W_k", "W_v", "mask"),
     where="the `self_attention` cell of 04_context_vectors",
+    forbidden=("attention", "multi_head_attention"),
     checks=[
         Check("small_example", "a sentence of 3 words, d_in=4, d_k=2, d_v=5: context and weights match",
               lambda rng: [Call(args=_projections(rng, 3, 4, 2, 5))],
