@@ -422,10 +422,15 @@ def test_cgroup_v2_delegation_is_recognised(tmp_path):
 
 
 def test_clean_up_reaches_only_the_workers_own_descendants(tmp_path):
-    """kill_descendants, run outside any sandbox: its children die, a sibling lives."""
-    sibling = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    script = tmp_path / "cleanup.py"
-    script.write_text(textwrap.dedent(f'''
+    """kill_descendants, as when grading is not isolated (not PID 1): its children, grandchildren and
+    orphans die; a sibling lives.
+
+    The whole scene runs in a PID namespace of its own (a launcher as its PID 1 starts the sibling
+    and the worker stand-in): a clean-up that wrongly killed every process it can see then reaches
+    only the scene, never the machine running the tests (it did once, before this test existed)."""
+    require_bwrap()
+    cleanup = tmp_path / "cleanup.py"
+    cleanup.write_text(textwrap.dedent(f'''
         import os, subprocess, sys, time
         sys.path.insert(0, {str(REPO)!r})
         from grader.worker import kill_descendants, descendants, _prctl, PR_SET_CHILD_SUBREAPER
@@ -437,16 +442,25 @@ def test_clean_up_reaches_only_the_workers_own_descendants(tmp_path):
         time.sleep(0.5)
         before = len(descendants(os.getpid()))
         killed = kill_descendants()
-        print(before, killed, len(descendants(os.getpid())))
+        print(before, killed, len(descendants(os.getpid())), flush=True)
     '''))
-    try:
-        out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
-        before, killed, after = map(int, out.stdout.split())
-        assert before >= 5 and killed >= 5 and after == 0, out.stdout + out.stderr
-        assert sibling.poll() is None, "the clean-up killed a process that is not its descendant"
-    finally:
+    launcher = tmp_path / "launcher.py"
+    launcher.write_text(textwrap.dedent(f'''
+        import subprocess, sys
+        sibling = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        out = subprocess.run([sys.executable, {str(cleanup)!r}], capture_output=True, text=True, timeout=60)
+        print(out.stdout.strip(), "sibling-alive" if sibling.poll() is None else "sibling-killed", flush=True)
+        print(out.stderr[-2000:], file=sys.stderr)
         sibling.kill()
-        sibling.wait()
+    '''))
+    scene = [bwrap_path(), "--dev-bind", "/", "/", "--unshare-pid", "--proc", "/proc", "--as-pid-1",
+             "--die-with-parent", sys.executable, str(launcher)]
+    out = subprocess.run(scene, capture_output=True, text=True, timeout=120)
+    fields = out.stdout.split()
+    assert len(fields) == 4, out.stdout + out.stderr
+    before, killed, after = map(int, fields[:3])
+    assert before >= 5 and killed >= 5 and after == 0, out.stdout + out.stderr
+    assert fields[3] == "sibling-alive", "the clean-up killed a process that is not its descendant"
 
 
 def test_sandboxed_worker_refuses_to_run_unless_pid_1(tmp_path):
