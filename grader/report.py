@@ -40,7 +40,10 @@ def _detail(check) -> str:
 
 
 def text_report(result: ExerciseResult, hidden_total: int = 0) -> str:
-    lines = [f"{result.exercise} ({result.notebook}): {result.earned:g}/{result.points:g} points"]
+    """The table as text. Points only when every check ran (grading); a student's check, where the
+    hidden checks have not run, shows check counts instead: its points would promise too much."""
+    head = f"{result.earned:g}/{result.points:g} points" if not hidden_total else "public checks only"
+    lines = [f"{result.exercise} ({result.notebook}): {head}"]
     if result.message:
         lines.append(f"  {result.message}")
     if result.status == "not_attempted":

@@ -6,7 +6,7 @@ readable from the grading sandbox.
 """
 from .attention import SelfAttention, scaled_dot_product_attention
 from .block import EncoderBlock, FeedForward, layer_norm
-from .context_vectors import attention_weights, context_vectors, self_attention
+from .context_vectors import attention_weights, context_vectors, self_attention, strike_over_burn_projections
 from .encoder import TransformerEncoder, count_parameters
 from .multi_head import MultiHeadAttention, merge_heads, split_heads
 from .positional import PositionalEncoding, sinusoidal_positional_encoding
@@ -20,7 +20,7 @@ __all__ = [
     "tokenize", "embed", "cosine_similarity",
     "relevance", "relevance_matrix", "scaled_relevance_matrix", "bilinear_relevance",
     "softmax", "masked_softmax", "causal_mask",
-    "attention_weights", "context_vectors", "self_attention",
+    "attention_weights", "context_vectors", "self_attention", "strike_over_burn_projections",
     "scaled_dot_product_attention", "SelfAttention",
     "split_heads", "merge_heads", "MultiHeadAttention",
     "sinusoidal_positional_encoding", "PositionalEncoding",

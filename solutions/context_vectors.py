@@ -45,3 +45,19 @@ def self_attention(
     V = X @ W_v  # (T, d_v)
     weights = attention_weights(Q, K, mask)  # (T, T)
     return context_vectors(weights, V), weights
+
+
+def strike_over_burn_projections(feature_names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Hand-made W_q, W_k with which "match" gives "strike" at least twice the weight of "burn".
+
+    In "strike the match so it will burn", with q = x_match W_q and k_j = x_j W_k, the softmax gives
+    weight(strike) / weight(burn) = exp((q . k_strike - q . k_burn) / sqrt(d_k)) >= 2.
+    feature_names: the names of the embedding's columns, in order (d_in = len(feature_names)).
+    Returns ``(W_q, W_k)``, both ``(d_in, d_k)`` for a d_k of your choice, applied as ``x @ W``.
+    """
+    fire, action = feature_names.index("fire"), feature_names.index("action")
+    W_q = np.zeros((len(feature_names), 1))  # (d_in, d_k = 1): the query asks "how much fire am I?"
+    W_q[fire, 0] = 2.0
+    W_k = np.zeros((len(feature_names), 1))  # the key answers "how much of an action am I?"
+    W_k[action, 0] = 2.0  # strike is action 1, burn only 0.6: q . (k_strike - k_burn) = 2 * 2 * 0.4
+    return W_q, W_k

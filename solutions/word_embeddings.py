@@ -36,10 +36,12 @@ def embed(token_ids: np.ndarray, table: np.ndarray) -> np.ndarray:
 
 
 def cosine_similarity(a: np.ndarray, b: np.ndarray, eps: float = 1e-8) -> float:
-    """cos(a, b) = a . b / (|a| |b|), a number in [-1, 1].
+    """cos(a, b) = a . b / max(|a| |b|, eps), a number in [-1, 1].
 
-    ``eps`` guards the zero vector (as ``torch.nn.functional.cosine_similarity``):
-    the similarity of anything with the zero vector is 0.
+    ``eps`` guards the zero vector: the similarity of anything with the zero vector is 0
+    (0 / eps), never NaN. ``torch.nn.functional.cosine_similarity`` gives 0 there too, but it
+    clamps each length on its own, a . b / (max(|a|, eps) max(|b|, eps)), so the two differ for
+    vectors whose lengths multiply to less than eps (e.g. two vectors of length 1e-5).
     """
     norms = np.linalg.norm(a) * np.linalg.norm(b)
     return float(np.dot(a, b) / max(norms, eps))

@@ -20,7 +20,7 @@ COURSE_EXERCISES = [
     "tokenize", "embed", "cosine_similarity",
     "relevance", "relevance_matrix", "scaled_relevance_matrix", "bilinear_relevance",
     "softmax", "masked_softmax", "causal_mask",
-    "attention_weights", "context_vectors", "self_attention",
+    "attention_weights", "context_vectors", "self_attention", "strike_over_burn_projections",
     "scaled_dot_product_attention", "SelfAttention",
     "split_heads", "merge_heads", "MultiHeadAttention",
     "sinusoidal_positional_encoding", "PositionalEncoding",

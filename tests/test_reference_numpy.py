@@ -122,7 +122,14 @@ def test_cosine_similarity_special_cases(rng):
     zero = np.zeros(D_IN)
     assert S.cosine_similarity(a, zero) == pytest.approx(
         F.cosine_similarity(t(a), t(zero), dim=0).item(), abs=1e-12)
-    assert np.isfinite(S.cosine_similarity(zero, zero))
+    assert S.cosine_similarity(zero, zero) == 0.0 and S.cosine_similarity(zero, a) == 0.0
+
+
+def test_cosine_similarity_clamps_the_product_of_lengths():
+    """eps bounds |a| |b| (the docstring's formula); torch clamps each length, so tiny vectors differ."""
+    a, b = np.array([1e-5, 0.0, 0.0]), np.array([1e-5, 1e-5, 0.0])  # |a| |b| = 1.4e-10 < eps = 1e-8
+    assert S.cosine_similarity(a, b) == pytest.approx(float(a @ b) / 1e-8, rel=1e-12)
+    assert F.cosine_similarity(t(a), t(b), dim=0).item() == pytest.approx(1 / np.sqrt(2), rel=1e-12)
 
 
 def test_same_word_same_vector_in_both_senses(rng):
@@ -309,3 +316,33 @@ def test_self_attention_matches_torch(rng, mask_kind):
     assert_close(C, F.scaled_dot_product_attention(q, k, v, attn_mask=tmask))
     assert_close(A, F.scaled_dot_product_attention(q, k, torch.eye(T_K, dtype=torch.float64), attn_mask=tmask))
     assert_close(A.sum(axis=-1), np.ones(T_K))
+
+
+# ---------------------------------------------------------------- 04 the design exercise
+
+def _match_weights(W_q, W_k, words, table, vocab, column_order):
+    """torch's softmax of q_match . k_j / sqrt(d_k) over the sentence, columns in ``column_order``."""
+    X = t(table[[vocab[w] for w in words]][:, column_order])
+    q, K = X[words.index("match")] @ t(W_q), X @ t(W_k)
+    return torch.softmax(K @ q / np.sqrt(W_k.shape[1]), dim=0).numpy()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_strike_over_burn_projections_gives_strike_twice_the_weight(seed):
+    from course.build_embeddings import read_features
+    from course.data import FEATURE_NAMES, load_embeddings
+
+    vocab, table = load_embeddings()
+    features = read_features()
+    without_noise = np.stack([features.get(w, np.zeros(len(FEATURE_NAMES))) for w in vocab])  # (V, 8)
+    order = np.random.default_rng(seed).permutation(len(FEATURE_NAMES)) if seed else np.arange(len(FEATURE_NAMES))
+    W_q, W_k = S.strike_over_burn_projections([FEATURE_NAMES[i] for i in order])
+    assert W_q.shape == W_k.shape == (len(FEATURE_NAMES), 1)
+    fire = "strike the match so it will burn".split()
+    for source in (table, without_noise):
+        weights = _match_weights(W_q, W_k, fire, source, vocab, order)
+        assert weights[fire.index("strike")] >= 2 * weights[fire.index("burn")], weights
+        assert weights.sum() == pytest.approx(1.0)
+    past = "he struck the match and it burned .".split()
+    weights = _match_weights(W_q, W_k, past, table, vocab, order)
+    assert weights[past.index("struck")] > weights[past.index("burned")], weights

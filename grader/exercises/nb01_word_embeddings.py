@@ -295,6 +295,10 @@ cosine_similarity = Exercise(
         Check("opposite", "opposite directions give -1: cos([2, -1, 0, 3], [-4, 2, 0, -6])",
               _pairs(([2, -1, 0, 3], [-4, 2, 0, -6])), oracle=_torch_cosine,
               hint="Similarity is +1 for the same direction and -1 for the opposite one (1 - cos is a distance)."),
+        Check("zero_vector", "the zero vector has no direction: cos(0, [1, 2, 2]), cos([1, 2, 2], 0) and "
+                             "cos(0, 0) are all 0, not NaN",
+              _pairs(([0, 0, 0], [1, 2, 2]), ([1, 2, 2], [0, 0, 0]), ([0, 0, 0], [0, 0, 0])), oracle=_torch_cosine,
+              hint="A zero length makes a . b / (|a| |b|) = 0 / 0 = NaN: divide by max(|a| |b|, eps) instead."),
         Check("course_words", 'course vectors: "match" vs "fire", "tennis", "the" and itself '
                               "(compared with torch.nn.functional.cosine_similarity)",
               _course_words(("match", "fire"), ("match", "tennis"), ("match", "the"), ("match", "match")),

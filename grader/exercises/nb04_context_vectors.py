@@ -1,5 +1,8 @@
-"""Checks for notebook 04: attention_weights, context_vectors, self_attention (numpy track)."""
+"""Checks for notebook 04: attention_weights, context_vectors, self_attention (numpy track), and the
+design exercise strike_over_burn_projections."""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -240,4 +243,164 @@ self_attention = Exercise(
     ],
 )
 
-EXERCISES = [attention_weights, context_vectors, self_attention]
+
+# ---------------------------------------------------------------- strike_over_burn_projections
+# A design exercise: the answer takes the names of the embedding's columns and returns its own
+# W_q and W_k. The checks compute the attention of "match" themselves (trusted side) on several
+# tables and sentences: the ratio of two softmax weights is exp(score difference), so each check
+# is a bound on (q_match . k_winner - q_match . k_loser) / sqrt(d_k).
+
+FIRE_SENTENCE = ("strike", "the", "match", "so", "it", "will", "burn")
+PAST_TENSE_SENTENCE = ("he", "struck", "the", "match", "and", "it", "burned", ".")
+TWICE = 2.0  # "strike" must get at least twice the weight of "burn"
+# What the three words are made of (course/assets/word_features.tsv), for the messages.
+FEATURES_HINT = ('read the features where they differ: "strike" is action 1, fire 0.6, sport 0.3; '
+                 '"burn" is fire 1, action 0.6; "match" (the query) is fire 1, sport 1, object 0.5')
+
+
+def _course_feature_names() -> list[str]:
+    from course.data import FEATURE_NAMES
+
+    return list(FEATURE_NAMES)
+
+
+def _design_calls(rng):
+    return [Call(args=(_course_feature_names(),))]
+
+
+def _shuffled_names_calls(rng):
+    """Two column orders drawn from the secret in which every feature moves: a design that
+    hard-codes row numbers reads the wrong features in both."""
+    names = _course_feature_names()
+    calls = []
+    while len(calls) < 2:
+        order = rng.permutation(len(names))
+        if (order != np.arange(len(names))).all() and all(call.args[0] != [names[i] for i in order] for call in calls):
+            calls.append(Call(args=([names[i] for i in order],)))
+    return calls
+
+
+def _course_rows(words, names):
+    """The course table's rows of ``words``, columns in the order of ``names``: (T, d)."""
+    from course.data import FEATURE_NAMES, load_embeddings
+
+    vocab, table = load_embeddings()
+    return table[[vocab[w] for w in words]][:, [FEATURE_NAMES.index(n) for n in names]]
+
+
+def _feature_rows(words, names):
+    """The hand-assigned features of ``words`` (the table without its noise), columns as ``names``."""
+    from course.build_embeddings import read_features
+    from course.data import FEATURE_NAMES
+
+    features = read_features()
+    return np.stack([features[w] for w in words])[:, [FEATURE_NAMES.index(n) for n in names]]
+
+
+def _design_problem(out, d_in: int) -> str:
+    """'' for a pair of finite (d_in, d_k) matrices with one d_k; else what is wrong."""
+    if not isinstance(out, list) or len(out) != 2:
+        got = f"{len(out)} values" if isinstance(out, list) else type(out).__name__
+        return f"expected a pair (W_q, W_k), got {got}"
+    for name, W in zip(("W_q", "W_k"), out):
+        if not isinstance(W, np.ndarray) or not (np.issubdtype(W.dtype, np.floating) or np.issubdtype(W.dtype, np.integer)):
+            return f"{name}: expected a numpy array of numbers, got {type(W).__name__}"
+        if W.ndim != 2 or W.shape[0] != d_in or W.shape[1] < 1:
+            layout = (" (that is nn.Linear's (out, in) layout: in the numpy track a projection is (d_in, d_k), "
+                      "applied as x @ W)" if W.ndim == 2 and W.shape[1] == d_in else "")
+            return f"{name}: expected shape ({d_in}, d_k), one row per feature, got {W.shape}{layout}"
+        if not np.isfinite(W).all():
+            return f"{name} contains inf or NaN"
+    if out[0].shape[1] != out[1].shape[1]:
+        return (f"W_q is {out[0].shape} and W_k is {out[1].shape}: queries and keys are compared by a dot "
+                "product, so both need the same d_k columns")
+    return ""
+
+
+def _design_shapes(outputs, calls) -> Comparison:
+    for out, call in zip(outputs, calls):
+        problem = _design_problem(out, len(call.args[0]))
+        if problem:
+            return Comparison(False, problem)
+    return Comparison(True)
+
+
+def _log_ratio(X, W_q, W_k, words, winner, loser):
+    """(log(weight(winner) / weight(loser)), the weights of the query "match" over the sentence)."""
+    q = X[words.index("match")] @ W_q  # (d_k,)
+    scores = X @ W_k @ q / math.sqrt(W_k.shape[1])  # (T,): q . k_j / sqrt(d_k)
+    weights = np.exp(scores - scores.max())
+    weights /= weights.sum()
+    return float(scores[words.index(winner)] - scores[words.index(loser)]), weights
+
+
+def _outweighs(words, winner, loser, factor, rows):
+    """Judge: for "match" in ``words``, ``winner`` gets at least ``factor`` times the weight of
+    ``loser``, on the table ``rows(words, feature_names)`` (columns in the call's order)."""
+    def judge(outputs, calls) -> Comparison:
+        for out, call in zip(outputs, calls):
+            names = call.args[0]
+            problem = _design_problem(out, len(names))
+            if problem:
+                return Comparison(False, problem)
+            W_q, W_k = (np.asarray(W, dtype=np.float64) for W in out)
+            X = rows(words, names)  # (T, d_in)
+            diff, weights = _log_ratio(X, W_q, W_k, list(words), winner, loser)
+            if diff >= math.log(factor) - 1e-9:
+                continue
+            swapped, _ = _log_ratio(X, W_k, W_q, list(words), winner, loser)
+            need = "at least twice" if factor == TWICE else "more than"
+            message = (f'for "match" in "{" ".join(words)}", "{winner}" gets weight {weights[words.index(winner)]:.3f} '
+                       f'and "{loser}" {weights[words.index(loser)]:.3f} (ratio {math.exp(max(diff, -700)):.3g}); '
+                       f'"{winner}" should get {need} the weight of "{loser}". The ratio is exp(score difference), '
+                       f"q_match . (k_{winner} - k_{loser}) / sqrt(d_k) = {diff:.3f} here; it must be "
+                       + (f"at least ln {factor:g} = {math.log(factor):.3f}" if factor > 1 else "above 0"))
+            if swapped >= math.log(factor):
+                message += (". With W_q and W_k swapped it would pass: W_q makes the query (from \"match\"), "
+                            "W_k the keys (from the words it looks at)")
+            elif diff > 0:
+                message += (f'. "{winner}" already wins, by too little: multiplying W_q (or W_k) by c multiplies '
+                            "the score difference by c")
+            else:
+                message += f". {FEATURES_HINT}"
+            return Comparison(False, message)
+        return Comparison(True)
+
+    return judge
+
+
+strike_over_burn_projections = Exercise(
+    name="strike_over_burn_projections",
+    notebook=NOTEBOOK,
+    kind="function",
+    signature=("feature_names",),
+    where="the `strike_over_burn_projections` cell of 04_context_vectors",
+    checks=[
+        Check("shapes", "returns (W_q, W_k): two arrays of shape (8, d_k), one row per feature, the same d_k",
+              _design_calls, judge=_design_shapes,
+              hint="Return a pair: W_q, W_k = np.zeros((len(feature_names), d_k)), np.zeros(...), then fill them."),
+        Check("strike_twice_burn", 'the course table: "match" in "strike the match so it will burn" gives '
+                                   '"strike" at least twice the weight of "burn"',
+              _design_calls, judge=_outweighs(FIRE_SENTENCE, "strike", "burn", TWICE, _course_rows),
+              hint=f"weight(strike) / weight(burn) = exp((q_match . k_strike - q_match . k_burn) / sqrt(d_k)): "
+                   f"make that score difference at least ln 2 = 0.693; {FEATURES_HINT}."),
+        Check("without_noise", "the same on the table without its small random noise (the hand-assigned "
+                               "features of course/assets/word_features.tsv): the design reads features, not noise",
+              _design_calls, judge=_outweighs(FIRE_SENTENCE, "strike", "burn", TWICE, _feature_rows),
+              hint="On the raw vectors (W_q = W_k = I) strike wins by the table's noise only (0.155 vs 0.152); "
+                   f"{FEATURES_HINT}."),
+        Check("hidden_feature_order", "the table's columns (and feature_names) in two other orders: the design "
+                                      "reads features by name, not by row number",
+              _shuffled_names_calls, judge=_outweighs(FIRE_SENTENCE, "strike", "burn", TWICE, _course_rows),
+              points=2.0, hidden=True,
+              hint='Find each row with feature_names.index("fire"), never a hard-coded number.'),
+        Check("hidden_past_tense", 'the same design in the past tense: "struck" outweighs "burned" for "match" in '
+                                   '"he struck the match and it burned .", columns in a random order',
+              _shuffled_names_calls, judge=_outweighs(PAST_TENSE_SENTENCE, "struck", "burned", 1.0, _course_rows),
+              points=2.0, hidden=True,
+              hint='"struck" and "burned" have the features of "strike" and "burn": a design that reads those '
+                   "features (not the two words' exact vectors) gives the same verdict."),
+    ],
+)
+
+EXERCISES = [attention_weights, context_vectors, self_attention, strike_over_burn_projections]

@@ -76,16 +76,18 @@ def embed_float32(token_ids, table):
 
 
 @variant("cosine_similarity", "loops")
-def cosine_loops(a, b):
+def cosine_loops(a, b, eps=1e-8):
     dot = sum(x * y for x, y in zip(a, b))
-    return dot / (math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b)))
+    lengths = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / lengths if lengths > eps else 0.0  # the zero vector has no direction
 
 
 @variant("cosine_similarity", "normalise_first")
-def cosine_normalise_first(a, b):
-    return float(np.dot(a / np.linalg.norm(a), b / np.linalg.norm(b)))
+def cosine_normalise_first(a, b, eps=1e-8):
+    # torch's way: each length clamped on its own (0 for the zero vector, as the course asks)
+    return float(np.dot(a / max(np.linalg.norm(a), eps), b / max(np.linalg.norm(b), eps)))
 
 
 @variant("cosine_similarity", "einsum")
-def cosine_einsum(a, b):
-    return np.einsum("i,i->", a, b) / np.sqrt(np.einsum("i,i->", a, a) * np.einsum("i,i->", b, b))
+def cosine_einsum(a, b, eps=1e-8):
+    return np.einsum("i,i->", a, b) / max(np.sqrt(np.einsum("i,i->", a, a) * np.einsum("i,i->", b, b)), eps)

@@ -124,3 +124,37 @@ def attention_weights_float32_inside(Q, K, mask=None):
     total = exp.sum(axis=-1, keepdims=True)
     weights = exp / np.where(total > 0, total, np.float32(1.0))
     return weights.astype(Q.dtype)
+
+
+@variant("strike_over_burn_projections", "sport_feature")
+def strike_over_burn_sport(feature_names):
+    # Another feature tells them apart: strike has sport 0.3, burn none; "match" is sport 1.
+    sport = feature_names.index("sport")
+    W_q = np.zeros((len(feature_names), 1))
+    W_k = np.zeros((len(feature_names), 1))
+    W_q[sport, 0] = W_k[sport, 0] = 2.0
+    return W_q, W_k
+
+
+@variant("strike_over_burn_projections", "notebook_design_plus_action")
+def strike_over_burn_notebook_design(feature_names):
+    # The notebook's hand-made pair (d_k = 2), with the keys also answering "am I an action?".
+    index = {name: i for i, name in enumerate(feature_names)}
+    W_q = np.zeros((len(feature_names), 2))
+    W_q[index["fire"], 0] = 2.0
+    W_q[index["sport"], 1] = 2.0
+    W_k = W_q.copy()
+    W_k[index["object"], :] = -4.0
+    W_k[index["action"], :] = 2.0
+    return W_q, W_k
+
+
+@variant("strike_over_burn_projections", "less_fire_float32")
+def strike_over_burn_less_fire(feature_names):
+    # Burn is more fire than strike (1 against 0.6): keys that answer with *minus* their fire.
+    entries = {("fire", "query"): 3.0, ("fire", "key"): -3.0}
+    W_q = np.zeros((len(feature_names), 3), dtype=np.float32)  # d_k = 3: two columns stay unused
+    W_k = np.zeros((len(feature_names), 3), dtype=np.float32)
+    for (feature, role), value in entries.items():
+        (W_q if role == "query" else W_k)[feature_names.index(feature), 0] = value
+    return W_q, W_k

@@ -138,6 +138,16 @@ def cosine_no_norms(a, b):
     return float(np.dot(a, b))
 
 
+# NaN for the zero vector comes before the other bugs that give NaN there (squared norms,
+# the distance): they are named by the checks on non-zero vectors.
+@bug("cosine_similarity", "zero_vector_nan", "no guard for the zero vector: a . b / (|a| |b|) is 0 / 0 = NaN",
+     "The zero vector has no direction, and the notebook asks for 0 there: divide by max(|a| |b|, eps), "
+     "the eps argument of the stub.")
+def cosine_zero_vector_nan(a, b):
+    with np.errstate(invalid="ignore"):
+        return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
 @bug("cosine_similarity", "squared_norms", "divided by the squared lengths (a . a)(b . b): the square root is missing",
      "The length is |a| = sqrt(a . a) (np.linalg.norm(a)), not a . a.")
 def cosine_squared_norms(a, b):
@@ -161,3 +171,4 @@ def cosine_no_sum(a, b):
      "The denominator is the product of the lengths: np.linalg.norm(a) * np.linalg.norm(b).")
 def cosine_norms_added(a, b):
     return float(np.dot(a, b) / (np.linalg.norm(a) + np.linalg.norm(b)))
+

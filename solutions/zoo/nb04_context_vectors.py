@@ -174,3 +174,65 @@ def self_attention_projections_transposed(X, W_q, W_k, W_v, mask=None):
      "Pass the mask on to the attention weights (True = may attend): masked_softmax(scores, mask).")
 def self_attention_mask_ignored(X, W_q, W_k, W_v, mask=None):
     return _attend(X @ W_q, X @ W_k, X @ W_v, None, np.sqrt(W_k.shape[1]))
+
+
+# ------------------------------------------------------------------ strike_over_burn_projections
+# A design exercise: each entry is a design a student may hand in. The reference reads the
+# query's fire feature (W_q) and the keys' action feature (W_k), both with weight 2.
+
+@bug("strike_over_burn_projections", "swapped", "W_q and W_k are swapped: the query reads what the keys should "
+     "(action) and the keys what the query should (fire)",
+     'W_q makes the query of "match" (fire 1, sport 1, object 0.5), W_k the keys of "strike" and "burn": '
+     'the feature that tells strike from burn (action: 1 against 0.6) belongs in W_k.')
+def strike_over_burn_swapped(feature_names):
+    fire, action = feature_names.index("fire"), feature_names.index("action")
+    W_q = np.zeros((len(feature_names), 1))
+    W_q[action, 0] = 2.0
+    W_k = np.zeros((len(feature_names), 1))
+    W_k[fire, 0] = 2.0
+    return W_q, W_k
+
+
+@bug("strike_over_burn_projections", "raw_vectors", "identity projections: the property was checked on the raw "
+     "vectors, where strike wins by the table's noise only (0.155 against 0.152)",
+     "With W_q = W_k = I the scores are the plain dot products: strike 1.010 against burn 0.957 on the course "
+     "table, but burn wins on the features without noise. Read the features where strike and burn differ "
+     "(action, sport, fire) and make their score difference at least ln 2 = 0.693.")
+def strike_over_burn_raw_vectors(feature_names):
+    return np.eye(len(feature_names)), np.eye(len(feature_names))
+
+
+@bug("strike_over_burn_projections", "too_weak", "the right features, but a score difference too small to survive "
+     "the softmax: strike wins by a factor 1.4, not 2",
+     "The ratio of two weights is exp(score difference / sqrt(d_k)): with weights of 1 the difference is about "
+     "0.33. Multiply W_q or W_k by a constant (the difference grows with it) until it is at least ln 2 = 0.693.")
+def strike_over_burn_too_weak(feature_names):
+    W_q = np.zeros((len(feature_names), 1))
+    W_q[feature_names.index("fire"), 0] = 1.0
+    W_k = np.zeros((len(feature_names), 1))
+    W_k[feature_names.index("action"), 0] = 1.0
+    return W_q, W_k
+
+
+@bug("strike_over_burn_projections", "linear_layout", "the matrices have nn.Linear's (out, in) layout, (d_k, d_in), "
+     "instead of (d_in, d_k)",
+     "In the numpy track a projection is (d_in, d_k) and applied as x @ W: one row per feature, one column per "
+     "query/key number.")
+def strike_over_burn_linear_layout(feature_names):
+    W_q = np.zeros((1, len(feature_names)))
+    W_q[0, feature_names.index("fire")] = 2.0
+    W_k = np.zeros((1, len(feature_names)))
+    W_k[0, feature_names.index("action")] = 2.0
+    return W_q, W_k
+
+
+@bug("strike_over_burn_projections", "hard_coded_rows", "the feature rows are hard-coded numbers (0 for fire, "
+     "4 for action) instead of being looked up in feature_names",
+     'Find each row by name, feature_names.index("fire"): the grader also uses tables whose columns come in '
+     "another order.")
+def strike_over_burn_hard_coded(feature_names):
+    W_q = np.zeros((8, 1))
+    W_q[0, 0] = 2.0  # fire in the course's column order
+    W_k = np.zeros((8, 1))
+    W_k[4, 0] = 2.0  # action in the course's column order
+    return W_q, W_k
