@@ -16,7 +16,7 @@ NOTEBOOK_DIR ?= notebooks
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 PYTEST_ARGS ?=
 
-.PHONY: setup lab test notebooks clean
+.PHONY: setup lab test notebooks bench release clean
 
 setup: $(STAMP)
 
@@ -42,6 +42,18 @@ test: setup $(TEST_STAMP)
 # notebooks/ (via nbgrader generate_assignment). Commit notebooks/ afterwards.
 notebooks: setup
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) tools/build_notebooks.py
+
+# Naive attention against the fused kernel, the course's encoder against nn.TransformerEncoder (time,
+# peak memory, FLOP/s): writes benchmarks/results/cpu.{md,csv,png}, and gpu.* when CUDA is present.
+# BENCH_ARGS="--threads 1" or "--quick" (see benchmarks/attention.py --help).
+BENCH_ARGS ?=
+bench: setup
+	$(PY) benchmarks/attention.py $(BENCH_ARGS)
+
+# Instructors: what students get (notebooks, the check library, course/, set-up files, the GitHub
+# Classroom workflow), without solutions/, the bug zoo or the secret; audited after every build.
+release: setup
+	$(PY) -m grader bundle --out dist/student --force
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

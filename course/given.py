@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
@@ -36,6 +37,22 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     return torch.einsum("...qk,...kd->...qd", weights, v), weights
 
 
+def _fused_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                     mask: torch.Tensor | None = None, dropout_p: float = 0.0) -> torch.Tensor:
+    """The output of :func:`attention` from PyTorch's fused kernel, without the weights: ``(..., T_q, d_v)``.
+
+    ``F.scaled_dot_product_attention`` never stores the ``(T_q, T_k)`` weights, and reads masks the
+    course's way (True = may attend). It gives NaN for a query with no allowed key, where the
+    course gives zeros: such a query attends to every key inside the kernel, then its output is
+    zeroed (finite values, so no NaN reaches the gradients either).
+    """
+    if mask is None:
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
+    has_key = mask.any(dim=-1, keepdim=True)  # (..., T_q, 1)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask | ~has_key, dropout_p=dropout_p)
+    return out.masked_fill(~has_key, 0.0)
+
+
 def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
     """Notebook 06: ``(B, T, H * d_head) -> (B, H, T, d_head)``."""
     return x.unflatten(-1, (n_heads, x.shape[-1] // n_heads)).movedim(-2, 1)
@@ -47,7 +64,12 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
 
 
 class MultiHeadAttention(nn.Module):
-    """Notebook 06's multi-head self-attention: ``forward(x, mask) -> (out (B, T, d_model), weights (B, H, T, T))``."""
+    """Notebook 06's multi-head self-attention: ``forward(x, mask) -> (out (B, T, d_model), weights (B, H, T, T))``.
+
+    ``forward(x, mask, need_weights=False)`` returns ``(out, None)``: the same output from the
+    fused kernel (``F.scaled_dot_product_attention``), which never stores the ``(B, H, T, T)``
+    weights: faster, and memory linear in T instead of quadratic (benchmarks/attention.py).
+    """
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True):
         super().__init__()
@@ -58,8 +80,12 @@ class MultiHeadAttention(nn.Module):
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
+                need_weights: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
         q, k, v = (split_heads(proj(x), self.n_heads) for proj in (self.q_proj, self.k_proj, self.v_proj))
+        if not need_weights:
+            dropout_p = self.dropout.p if self.training else 0.0  # on the weights, inside the kernel
+            return self.out_proj(merge_heads(_fused_attention(q, k, v, mask, dropout_p))), None
         heads, weights = attention(q, k, v, mask)
         if self.training and self.dropout.p > 0:
             heads = self.dropout(weights) @ v
@@ -105,13 +131,16 @@ class EncoderBlock(nn.Module):
     """Notebook 08's encoder layer (post-LN, or pre-LN with ``norm_first=True``), equal to
     ``nn.TransformerEncoderLayer(batch_first=True)`` with the same weights.
 
-    Keeps the last forward's attention weights in ``self.attention_weights`` (for plots).
+    Keeps the last forward's attention weights in ``self.attention_weights`` (for plots). With
+    ``keep_attention_weights=False`` (or setting that attribute later) it keeps ``None`` instead and
+    attends with the fused kernel: the same output, faster, without the ``(B, H, T, T)`` weights.
     """
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0,
-                 norm_first: bool = False, activation: str = "relu"):
+                 norm_first: bool = False, activation: str = "relu", keep_attention_weights: bool = True):
         super().__init__()
         self.norm_first = norm_first
+        self.keep_attention_weights = keep_attention_weights
         self.self_attn = MultiHeadAttention(d_model, n_heads, dropout=dropout)
         self.ff = FeedForward(d_model, d_ff, dropout=dropout, activation=activation)
         self.norm1 = nn.LayerNorm(d_model)
@@ -121,7 +150,7 @@ class EncoderBlock(nn.Module):
         self.attention_weights: torch.Tensor | None = None
 
     def _attend(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        out, self.attention_weights = self.self_attn(x, mask)
+        out, self.attention_weights = self.self_attn(x, mask, need_weights=self.keep_attention_weights)
         return self.dropout1(out)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -137,14 +166,18 @@ class TransformerEncoder(nn.Module):
 
     ``forward(token_ids, mask=None, return_all_layers=False)``; with ``return_all_layers`` a list of
     ``n_layers + 1`` tensors: the embedded input, then each layer's output.
+    ``keep_attention_weights`` goes to every block (see :class:`EncoderBlock`): pass False to train
+    or measure with the fused attention kernel when no plot needs the weights.
     """
 
     def __init__(self, vocab_size: int, d_model: int, n_heads: int, d_ff: int, n_layers: int,
-                 max_len: int = 512, dropout: float = 0.0, norm_first: bool = False):
+                 max_len: int = 512, dropout: float = 0.0, norm_first: bool = False,
+                 keep_attention_weights: bool = True):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, d_model)
         self.pos_encoding = PositionalEncoding(d_model, max_len=max_len, dropout=dropout)
-        self.layers = nn.ModuleList([EncoderBlock(d_model, n_heads, d_ff, dropout, norm_first)
+        self.layers = nn.ModuleList([EncoderBlock(d_model, n_heads, d_ff, dropout, norm_first,
+                                                  keep_attention_weights=keep_attention_weights)
                                      for _ in range(n_layers)])
         self.final_norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
 
