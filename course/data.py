@@ -11,6 +11,8 @@ Nothing here is downloaded or learned from text. Every number is hand-designed:
 - ``match_corpus``: a word-sense task generated from sentence templates with slot fillers.
   Every sentence contains the word "match" once; the label says which sense it has
   (0 = fire, as in "strike the match", 1 = sport, as in "the tennis match").
+- ``pos_tags``: the part of speech of every word of the corpus (``POS_TAGS``, 8 coarse classes),
+  the syntactic label that notebook 11 probes for.
 """
 from __future__ import annotations
 
@@ -307,3 +309,50 @@ def batchify(examples: Sequence[MatchExample], vocab: dict[str, int], batch_size
         match_index = torch.tensor([ex.match_index for ex in batch], dtype=torch.int64)
         labels = torch.tensor([ex.label for ex in batch], dtype=torch.int64)
         yield token_ids, pad_mask, match_index, labels
+
+
+# ---------------------------------------------------------------- parts of speech (notebook 11)
+
+# A coarse part-of-speech tag set (after Universal Dependencies) for the syntactic probe of
+# notebook 11. OTHER gathers the small closed classes: conjunctions (and, so, as, because),
+# auxiliaries (will, was, is), numbers (one, two), adverbs (down, over) and the infinitive "to".
+POS_TAGS: tuple[str, ...] = ("NOUN", "VERB", "ADJ", "ADP", "DET", "PRON", "PUNCT", "OTHER")
+
+_POS_WORDS: dict[str, str] = {
+    "NOUN": "match fire candle candles stove lamp campfire pipe flame flares fireworks smoke "
+            "fingers hand seconds girl boy father man friend referee coach players goalkeeper "
+            "team fans club crowd champions tennis football chess rugby boxing cricket game "
+            "minute points point goal penalties television stand bench stadium night dark dinner "
+            "morning bed home ball day kitchen score wood",
+    "VERB": "strike light burn catch struck used lit burned flared glowed rose won lost played "
+            "drew ended decided finished watched went came needed tried wanted stopped delayed "
+            "cheered sang shouted play win",
+    "ADJ": "dry wet last long small big final late bright few old more burning hot",
+    "ADP": "at in after before during with on by from for of near",  # "to" depends on its context
+    "DET": "the a this",
+    "PRON": "he she they we it his my i you what",
+    "PUNCT": ". , ! ?",
+    "OTHER": "and so as because will was is one two down over",
+}
+WORD_POS: dict[str, str] = {word: tag for tag, words in _POS_WORDS.items() for word in words.split()}
+
+
+def pos_tags(words: Sequence[str]) -> list[int]:
+    """The part of speech of each token, as indices into ``POS_TAGS`` (one per word).
+
+    The tags are those of the words as the corpus's templates use them ("light" is always a
+    verb there, "dark" a noun: "in the dark"). One word depends on its context: "to" is the
+    infinitive marker (OTHER) before a verb ("to light"), a preposition (ADP) otherwise
+    ("went to a match", "down to his fingers"). Raises KeyError for a word without a tag.
+    """
+    tags = []
+    for i, word in enumerate(words):
+        if word == "to":
+            before_verb = i + 1 < len(words) and WORD_POS.get(words[i + 1]) == "VERB"
+            tag = "OTHER" if before_verb else "ADP"
+        elif word in WORD_POS:
+            tag = WORD_POS[word]
+        else:
+            raise KeyError(f"pos_tags: no part of speech for {word!r} (WORD_POS lists the words of the vocabulary)")
+        tags.append(POS_TAGS.index(tag))
+    return tags

@@ -33,20 +33,21 @@ def train_step(model: nn.Module, batch, optimizer: torch.optim.Optimizer, loss_f
     return loss.item()
 
 
-@torch.no_grad()
 def evaluate(model: nn.Module, batches) -> float:
-    """Accuracy (fraction of correct argmax predictions) over an iterable of
-    ``(*inputs, labels)`` batches, in eval mode (no dropout); restores the previous mode."""
+    """Accuracy (fraction of correct argmax predictions over all examples) of an iterable of
+    ``(*inputs, labels)`` batches, in eval mode (no dropout) and without gradients; restores the
+    model's previous mode. Raises ``ValueError`` when the batches hold no example."""
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     correct, total = 0, 0
     try:
-        for batch in batches:
-            *inputs, labels = _to(batch, device)
-            predictions = model(*inputs).argmax(dim=-1)
-            correct += (predictions == labels).sum().item()
-            total += labels.numel()
+        with torch.no_grad():  # nothing to learn here: no graph, less memory
+            for batch in batches:
+                *inputs, labels = _to(batch, device)
+                predictions = model(*inputs).argmax(dim=-1)  # (B,): the class with the largest logit
+                correct += (predictions == labels).sum().item()
+                total += labels.numel()
     finally:
         model.train(was_training)
     if total == 0:

@@ -5,6 +5,8 @@ comparison); bf16 autocast to ~5e-2 of the output's scale, with no NaN/inf anywh
 Works on PyTorch >= 2.4 (``torch.autocast(device_type, dtype=...)``,
 ``torch.set_float32_matmul_precision``).
 """
+import math
+
 import pytest
 import torch
 
@@ -116,3 +118,19 @@ def test_multi_head_attention_cuda_backward_is_finite():
 
 def test_pick_device_prefers_cuda():
     assert S.pick_device().type == "cuda"
+
+
+def test_capstone_trains_on_cuda_in_bf16_autocast():
+    """Notebook 10's GPU section: the match model trains on CUDA under bfloat16 autocast (the
+    weights and AdamW stay float32) to the accuracy the CPU run reaches."""
+    from course import capstone
+    from course.data import load_vocab, match_corpus
+
+    model, history = capstone.train_match_model(seed=0, device=DEVICE, autocast_dtype=torch.bfloat16, progress=False)
+    assert next(model.parameters()).device.type == "cuda" and history.device.startswith("cuda")
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert all(math.isfinite(loss) for loss in history.loss)
+    assert sum(history.loss[-8:]) / 8 < 0.1 * sum(history.loss[:8]) / 8
+    assert history.final_test_accuracy >= capstone.TARGET_ACCURACY
+    _, accuracy_fp32 = capstone.evaluate_split(model, match_corpus(seed=0)["test"], load_vocab())
+    assert abs(accuracy_fp32 - history.final_test_accuracy) <= 0.01, "bf16 and float32 answers agree"

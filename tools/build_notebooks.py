@@ -229,6 +229,7 @@ def helper_sources(func, provided: set[str], seen: set[str] | None = None) -> li
     cells must import every library the answers use.
     """
     seen = set() if seen is None else seen
+    func = inspect.unwrap(func)  # a decorated reference (@torch.no_grad()): the globals of its own module
     node = _function_node(textwrap.dedent(inspect.getsource(func)))
     out: list[str] = []
     for name in free_names(node):
