@@ -20,6 +20,7 @@ FATES = {
     "crashed": "your code ended the grading process ({how}) before finishing, e.g. os._exit, a segfault or a kill",
     "worker_lost": "the grading process was lost while running your code; the exercise could not be graded",
 }
+GRADER_FAILED = "the grader could not run this exercise"
 
 
 @dataclass
@@ -116,11 +117,18 @@ def grade_exercise(exercise: Exercise, answer: str, setup: str, deps, sandbox: S
     return result
 
 
-def grade_submission(path: Path, config: Config, sandbox: Sandbox, include_hidden: bool = True) -> SubmissionResult:
+def grade_submission(path: Path, config: Config, sandbox: Sandbox, include_hidden: bool = True,
+                     only: set[str] | None = None, cache=None) -> SubmissionResult:
+    """Grade every exercise of the notebook(s) ``path`` answers (``only``: just these exercises).
+
+    ``cache`` (a :class:`grader.cache.VerdictCache`): verdicts already computed for the same
+    answer, setup, checks and secret are taken from it, and new ones stored in it; the sandbox
+    is used only for the others (an unstarted Sandbox starts at its first job)."""
     started = time.monotonic()
     extracted = extract(path)
     result = SubmissionResult(str(path), extracted.notebooks, isolated=sandbox.isolate)
-    wanted = [ex for notebook in extracted.notebooks for ex in registry.for_notebook(notebook)]
+    wanted = [ex for notebook in extracted.notebooks for ex in registry.for_notebook(notebook)
+              if only is None or ex.name in only]
     if extracted.error:
         result.error = extracted.error
         result.exercises = [_zero(ex, ex.checks, "missing", extracted.error) for ex in wanted]
@@ -132,15 +140,26 @@ def grade_submission(path: Path, config: Config, sandbox: Sandbox, include_hidde
             continue
         answer = extracted.answers[exercise.name]
         deps = dependencies(exercise.name, extracted.answers)
-        try:
-            setup = extracted.setups[exercise.notebook]
-            graded = grade_exercise(exercise, answer, setup, deps, sandbox, config, include_hidden)
-        except Exception as exc:  # the grader never crashes on a submission: this exercise only
-            graded = _zero(exercise, checks, "error", f"the grader could not run this exercise ({type(exc).__name__}: {exc})")
+        setup = extracted.setups.get(exercise.notebook, "")
+        graded = cache.lookup(exercise, answer, deps, setup) if cache is not None else None
+        if graded is None:
+            try:
+                graded = grade_exercise(exercise, answer, setup, deps, sandbox, config, include_hidden)
+            except Exception as exc:  # the grader never crashes on a submission: this exercise only
+                graded = _zero(exercise, checks, "error", f"{GRADER_FAILED} ({type(exc).__name__}: {exc})")
+            else:
+                if cache is not None and not is_transient(graded.message):
+                    cache.store(exercise, answer, deps, setup, graded)  # a full disk stops the batch, not the verdict
         graded.notes[:0] = [n for n in extracted.notes if n.startswith(exercise.name)]
         result.exercises.append(graded)
     result.seconds = time.monotonic() - started
     return result
+
+
+def is_transient(message: str) -> bool:
+    """An exercise's message that tells a fate of the grading machinery, not a verdict on the answer
+    (the worker was lost, the grader failed): never cached, so that the next run grades it again."""
+    return message == FATES["worker_lost"] or message.startswith(GRADER_FAILED)
 
 
 def result_name(submission: Path) -> str:

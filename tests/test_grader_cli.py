@@ -54,3 +54,13 @@ def test_check_reports_public_checks_of_a_notebook(tmp_path):
     proc = _run("check", str(ROOT / "notebooks" / "03_softmax.ipynb"), cwd=tmp_path)
     assert proc.returncode == 1
     assert "not attempted yet" in proc.stdout and "run at grading" in proc.stdout
+
+
+def test_export_and_merge_say_what_is_missing(tmp_path):
+    (tmp_path / "empty").mkdir()
+    proc = _run("export", "--out", "empty", cwd=tmp_path)
+    assert proc.returncode == 1 and "no grading results in empty/" in proc.stderr
+    proc = _run("merge", "--out", "merged", "empty", cwd=tmp_path)
+    assert proc.returncode == 1 and "has no shard manifest" in proc.stderr
+    proc = _run("grade", "--shard", "3/2", "empty", cwd=tmp_path, env_extra={"GRADER_SECRET": "cli-test"})
+    assert proc.returncode == 2 and "between 1 and n" in proc.stderr
