@@ -143,6 +143,7 @@ def from_python(path: Path) -> Extracted:
     except SyntaxError as exc:
         return Extracted([], error=f"{Path(path).name} has a syntax error at line {exc.lineno}: {exc.msg}; "
                                      "fix it and resubmit (nothing in the file can run until it parses)")
+    lines = text.splitlines(keepends=True)
     defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     notebooks = _guess_notebooks(Path(path), defined, many=True)
     result = Extracted(notebooks)
@@ -160,8 +161,19 @@ def from_python(path: Path) -> Extracted:
             result.problems[exercise.name] = f"{Path(path).name} does not define {exercise.name}"
             continue
         nodes = sorted(shared + own[-1:], key=lambda n: n.lineno)
-        result.answers[exercise.name] = "\n\n".join(ast.get_source_segment(text, n, padded=False) or "" for n in nodes)
+        result.answers[exercise.name] = "\n\n".join(_segment(lines, n) for n in nodes)
     return result
+
+
+def _segment(lines: list[str], node: ast.stmt) -> str:
+    """The source of a top-level statement, decorators included (``ast.get_source_segment`` splits the
+    whole file again for every statement: quadratic in the length of a long answers file)."""
+    first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+    chunk = lines[first - 1:node.end_lineno]
+    chunk[-1] = chunk[-1][:node.end_col_offset]
+    if first == node.lineno:  # no decorator: the statement may follow another on its line (a = 1; b = 2)
+        chunk[0] = chunk[0][node.col_offset:]
+    return "".join(chunk)
 
 
 def extract(path: Path) -> Extracted:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import shutil
 import stat
@@ -107,7 +108,8 @@ class Sandbox:
         self.isolate = isolate and bwrap_path() is not None
         self.wanted_isolation = isolate
         self.memory_mb = memory_mb
-        self.root = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))  # 0700, ours
+        remove_leftovers()
+        self.root = Path(tempfile.mkdtemp(prefix=f"grader-sandbox-{os.getpid()}-"))  # 0700, ours
         self.jobs = self.root / "jobs"
         self.jobs.mkdir()
         os.chmod(self.jobs, 0o755)
@@ -319,7 +321,7 @@ def make_pids_cgroup(base_v1: Path = Path("/sys/fs/cgroup/pids"), unified: Path 
     """A fresh pids cgroup with ``pids.max`` = :data:`PIDS_MAX` (fork bombs), or None where we may
     not make one: cgroup v1's pids hierarchy, else a cgroup v2 hierarchy delegated to us (our own
     cgroup has the pids controller and lets us create children)."""
-    name = f"transformer-grader-{uuid.uuid4().hex[:12]}"
+    name = f"transformer-grader-{os.getpid()}-{uuid.uuid4().hex[:12]}"
     candidates = []
     if base_v1.is_dir():
         candidates.append(base_v1)
@@ -340,6 +342,43 @@ def make_pids_cgroup(base_v1: Path = Path("/sys/fs/cgroup/pids"), unified: Path 
         except OSError:
             group.rmdir()
     return None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_leftovers() -> None:
+    """What a grader killed with SIGKILL could not clean up: its job root under the temporary folder
+    and its pids cgroup, both named after its process id. Only those of dead owners go (a process in
+    such a cgroup is a sandbox whose grader is gone: it is killed first)."""
+    pattern = re.compile(r"(?:grader-sandbox|transformer-grader)-(\d+)-")
+    places = [Path(tempfile.gettempdir())]
+    places += [p for p in (Path("/sys/fs/cgroup/pids"), _own_v2_cgroup()) if p is not None and p.is_dir()]
+    for place in places:
+        try:
+            entries = list(place.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            match = pattern.match(entry.name)
+            if not match or _pid_alive(int(match.group(1))) or not entry.is_dir():
+                continue
+            if (entry / "cgroup.procs").exists():
+                try:
+                    for pid in (entry / "cgroup.procs").read_text().split():
+                        os.kill(int(pid), 9)
+                    entry.rmdir()
+                except OSError:
+                    pass
+            else:
+                shutil.rmtree(entry, ignore_errors=True)
 
 
 def _own_v2_cgroup(unified: Path | None = None) -> Path | None:

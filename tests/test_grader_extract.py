@@ -2,6 +2,8 @@
 per-exercise message and costs nothing else."""
 import json
 
+import numpy as np
+
 import nbformat
 import pytest
 
@@ -156,3 +158,18 @@ def test_dependencies_are_transitive_and_ordered():
     answers = {"a": "def a(): return 1", "b": "def b(): return a()", "c": "def c(): return b()", "d": "def d(): return 4"}
     assert [name for name, _ in dependencies("c", answers)] == ["a", "b"]
     assert dependencies("d", answers) == []
+
+
+def test_python_answers_keep_decorators_and_split_shared_lines(tmp_path):
+    """Each exercise gets the file's imports and helpers: statements that share a line are split
+    apart, a decorated definition keeps its decorator."""
+    path = tmp_path / "03_softmax.py"
+    path.write_text("import numpy as np\nSCALE = 1.0; OFFSET = 0.0\n\n@np.errstate(over='ignore')\n"
+                    "def softmax(scores, axis=-1):\n    e = np.exp(scores - scores.max(axis=axis, keepdims=True))\n"
+                    "    return e / e.sum(axis=axis, keepdims=True)\n")
+    answer = extract(path).answers["softmax"]
+    assert "SCALE = 1.0\n\nOFFSET = 0.0" in answer
+    assert "@np.errstate(over='ignore')\ndef softmax" in answer
+    namespace: dict = {}
+    exec(answer, namespace)
+    assert abs(namespace["softmax"](np.array([0.0, 0.0])).sum() - 1.0) < 1e-12

@@ -533,3 +533,20 @@ def test_exit_at_import_in_a_notebook_answer_cell_costs_only_that_exercise(box, 
     assert by_name["softmax"].earned == 0 and {c.status for c in by_name["softmax"].checks} == {"crashed"}
     assert by_name["masked_softmax"].earned == by_name["masked_softmax"].points > 0
     assert by_name["causal_mask"].earned == by_name["causal_mask"].points > 0
+
+
+def test_what_a_killed_grader_left_behind_is_removed(tmp_path, monkeypatch):
+    """A grader killed with SIGKILL leaves its job root (and cgroup): the next one removes those of
+    dead owners, never a live grader's."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f"grader-sandbox-{dead.pid}-abc123"
+    live = tmp_path / f"grader-sandbox-{os.getpid()}-def456"
+    other = tmp_path / "grader-sandbox-notapid"
+    for folder in (stale, live, other):
+        (folder / "jobs").mkdir(parents=True)
+    sandbox_module.remove_leftovers()
+    assert not stale.exists() and live.exists() and other.exists()
