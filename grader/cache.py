@@ -37,6 +37,7 @@ from pathlib import Path
 
 from .config import Config
 from .core import CheckResult, Exercise, ExerciseResult
+from .sandbox import process_alive
 
 FORMAT = 1  # bump when the meaning of a cached entry changes
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -233,25 +234,10 @@ def remove_stale_temporaries(folder: Path) -> int:
     host = socket.gethostname()
     for tmp in folder.rglob(".*.tmp") if folder.is_dir() else []:
         parts = tmp.name.rsplit(".", 3)  # .<name>.<host>.<pid>.tmp
-        if len(parts) == 4 and parts[1] == host and parts[2].isdigit() and not _alive(int(parts[2])):
+        if len(parts) == 4 and parts[1] == host and parts[2].isdigit() and not process_alive(int(parts[2])):
             tmp.unlink(missing_ok=True)
             removed += 1
     return removed
-
-
-def _alive(pid: int) -> bool:
-    """The process exists and is not a zombie (a killed run's slot may wait, unreaped, for a long time)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True  # no /proc: trust kill(0)
-    return state not in ("Z", "X")
 
 
 @dataclass

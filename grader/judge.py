@@ -171,6 +171,12 @@ def judge(exercise: Exercise, check: Check, calls: list[Call], outcomes: list[Ou
         result.status, result.earned = "passed", check.points
         return result
     result.message = verdict.message
+    return _diagnosed(result, exercise, check, calls, outcomes)
+
+
+def _diagnosed(result: CheckResult, exercise: Exercise, check: Check, calls: list[Call],
+               outcomes: list[Outcome]) -> CheckResult:
+    """A failed check's diagnosis: the known mistake the answer matches, else the check's hint."""
     known = diagnose(exercise, calls, outcomes, check.tolerance)
     if known is not None:
         result.diagnosis = f"This looks like a known mistake: {known.title}. {known.hint}"
@@ -198,12 +204,7 @@ def _judge_raises(exercise: Exercise, check: Check, calls: list[Call], outcomes:
     got = (f"it returned {str(wrong.value)[:80]}" if wrong.ok
            else f"it raised {wrong.error_type}: {wrong.error_message[:200]}")
     result.message = f"expected {check.raises}, but {got}"
-    known = diagnose(exercise, calls, outcomes, check.tolerance)
-    if known is not None:
-        result.diagnosis = f"This looks like a known mistake: {known.title}. {known.hint}"
-    elif check.hint:
-        result.diagnosis = check.hint
-    return result
+    return _diagnosed(result, exercise, check, calls, outcomes)
 
 
 def diagnose(exercise: Exercise, calls: list[Call], outcomes: list[Outcome], tolerance=None):

@@ -344,14 +344,19 @@ def make_pids_cgroup(base_v1: Path = Path("/sys/fs/cgroup/pids"), unified: Path 
     return None
 
 
-def _pid_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """The process exists and is not a zombie (a killed run's process may wait, unreaped, for long)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc: trust kill(0)
+    return state not in ("Z", "X")
 
 
 def remove_leftovers() -> None:
@@ -368,7 +373,7 @@ def remove_leftovers() -> None:
             continue
         for entry in entries:
             match = pattern.match(entry.name)
-            if not match or _pid_alive(int(match.group(1))) or not entry.is_dir():
+            if not match or process_alive(int(match.group(1))) or not entry.is_dir():
                 continue
             if (entry / "cgroup.procs").exists():
                 try:

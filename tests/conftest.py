@@ -77,3 +77,16 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_sep("-", "test artifacts")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+# The longest files first, so that pytest-xdist (`--dist loadfile`, which deals files out in order,
+# in turns) starts them at once on different workers instead of finding them last: the suite then
+# takes about half its CPU time. Measured durations, longest first, alternating between the workers.
+LONGEST_FIRST = ("test_nbgrader_e2e.py", "test_notebooks.py", "test_nbgrader_e2e_capstone.py",
+                 "test_grader_batch.py", "test_browser.py", "test_grader_bundle.py", "test_grader_sandbox.py",
+                 "test_grader_redteam.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keeps its order

@@ -99,6 +99,7 @@ def test_file_system_shows_no_repository_solutions_home_or_other_jobs(box):
         hits = []
         for top in sorted(set(os.listdir("/")) - {{"proc", "sys", "dev", "usr"}}):
             for folder, dirs, files in os.walk("/" + top):
+                dirs[:] = [d for d in dirs if not (d in ("torch", "nvidia", "triton") and folder.endswith("site-packages"))]
                 hits += [os.path.join(folder, f) for f in files if f == "grader.toml"
                          or (f == "nb03_softmax.py" and folder.endswith(("zoo", "variants")))
                          or (f == "softmax.py" and folder.endswith("solutions"))]
