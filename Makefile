@@ -35,8 +35,11 @@ $(TEST_STAMP): $(STAMP) requirements-test.txt
 lab: setup
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(NOTEBOOK_DIR) --port=$(PORT) $(ROOT_FLAG) $(LAB_ARGS)
 
+# At least 4 test workers: the slow tests wait on kernels, nbgrader and sandboxes as much as they compute.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -lt 4 ] && n=4; echo $$n)
+
 test: setup $(TEST_STAMP)
-	$(PY) -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Instructors: regenerate the solved sources (nbgrader/source/, from solutions/) and the released
 # notebooks/ (via nbgrader generate_assignment). Commit notebooks/ afterwards.

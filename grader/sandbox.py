@@ -82,7 +82,12 @@ def _mount_args(ro_paths: list[str], extra_dirs: list[str]) -> list[str]:
     for folder in ancestors:
         args += ["--perms", "0755", "--dir", folder]
     for path in ro_paths:
-        args += ["--ro-bind-try", path, path]
+        target = os.path.realpath(path)
+        if os.path.islink(path) and any(target == p or target.startswith(p + "/") for p in ro_paths if p != path):
+            # /lib -> usr/lib and the like: the same link inside, not a second mount of /usr/lib
+            args += ["--symlink", os.readlink(path), path]
+        else:
+            args += ["--ro-bind-try", path, path]
     return args
 
 

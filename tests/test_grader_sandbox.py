@@ -98,8 +98,12 @@ def test_file_system_shows_no_repository_solutions_home_or_other_jobs(box):
         found["repository files"] = sorted(set(os.listdir("{REPO}")) - {{".venv"}}) if os.path.isdir("{REPO}") else []
         hits = []
         for top in sorted(set(os.listdir("/")) - {{"proc", "sys", "dev", "usr"}}):
+            if os.path.islink("/" + top):  # /lib -> usr/lib...: /usr is the system's, walked by nobody
+                continue
             for folder, dirs, files in os.walk("/" + top):
-                dirs[:] = [d for d in dirs if not (d in ("torch", "nvidia", "triton") and folder.endswith("site-packages"))]
+                if folder.endswith("site-packages"):  # installed packages: a solutions package would sit here
+                    hits += [os.path.join(folder, d) for d in dirs if d in ("solutions", "zoo")]
+                    dirs[:] = []
                 hits += [os.path.join(folder, f) for f in files if f == "grader.toml"
                          or (f == "nb03_softmax.py" and folder.endswith(("zoo", "variants")))
                          or (f == "softmax.py" and folder.endswith("solutions"))]
