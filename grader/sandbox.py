@@ -149,11 +149,13 @@ class Sandbox:
                 bwrap_path(), "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
                 "--unshare-cgroup-try", *identity, "--die-with-parent", "--new-session", "--as-pid-1",
                 "--clearenv", "--proc", "/proc", "--dev", "/dev",
-                "--tmpfs", "/tmp", "--remount-ro", "/tmp", "--tmpfs", "/dev/shm", "--remount-ro", "/dev/shm",
+                "--tmpfs", "/tmp", "--tmpfs", "/dev/shm",
                 *_mount_args(_ro_paths(), [f"{SANDBOX_CODE}/grader", f"{SANDBOX_CODE}/course", SANDBOX_JOBS]),
                 "--ro-bind", str(PACKAGE_DIR), f"{SANDBOX_CODE}/grader",
                 "--ro-bind", str(COURSE_DIR), f"{SANDBOX_CODE}/course",
                 "--bind", str(self.jobs), SANDBOX_JOBS,
+                # read-only only now: a Python or a checkout under /tmp needs its folders made in it first
+                "--remount-ro", "/tmp", "--remount-ro", "/dev/shm",
                 "--chdir", "/",
             ]
             for key, value in env.items():

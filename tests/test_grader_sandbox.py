@@ -143,6 +143,39 @@ def test_only_the_jobs_own_folder_is_writable(box):
     assert not any(written.values()), written
 
 
+def test_an_installation_under_tmp_is_seen_and_tmp_stays_read_only(monkeypatch):
+    """A checkout (its .venv) or a Python under /tmp: the sandbox makes its folders inside its own
+    /tmp before making /tmp read-only (the other order cannot start the worker at all)."""
+    require_bwrap()
+    import shutil
+    import tempfile
+
+    installed = Path(tempfile.mkdtemp(prefix="grader-test-install-", dir="/tmp"))
+    try:
+        (installed / "lib").mkdir()
+        (installed / "lib" / "marker.txt").write_text("installed under /tmp")
+        for folder in (installed, installed / "lib"):
+            os.chmod(folder, 0o755)
+        os.chmod(installed / "lib" / "marker.txt", 0o644)
+        original = sandbox_module._ro_paths
+        monkeypatch.setattr(sandbox_module, "_ro_paths", lambda: [*original(), str(installed / "lib")])
+        with Sandbox(isolate=True, memory_mb=1024) as other:
+            (seen,) = probe(other, f'''
+                written = {{}}
+                for folder in ["/tmp", "{installed}", "{installed}/lib"]:
+                    try:
+                        open(os.path.join(folder, "planted.txt"), "w").close()
+                        written[folder] = True
+                    except OSError:
+                        written[folder] = False
+                return {{"marker": open("{installed}/lib/marker.txt").read(), "written": written}}
+            ''')
+        assert seen["marker"] == "installed under /tmp"
+        assert not any(seen["written"].values()), seen["written"]
+    finally:
+        shutil.rmtree(installed)
+
+
 def test_sys_path_holds_nothing_the_student_can_write(box):
     (paths,) = probe(box, '''
         return [[p, os.access(p or ".", os.W_OK)] for p in sys.path]
