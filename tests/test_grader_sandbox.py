@@ -28,6 +28,7 @@ from grader.config import Config
 from grader.core import Call
 from grader.grade import grade_submission
 from grader.sandbox import Sandbox, bwrap_path
+from test_grader_redteam import CORRECT_OTHERS  # masked_softmax and causal_mask, correct
 
 REPO = Path(__file__).resolve().parent.parent
 PROBE_SETUP = "import numpy as np\n"
@@ -287,28 +288,13 @@ def softmax(scores, axis=-1):
     return e / e.sum(axis=axis, keepdims=True)
 '''
 
-CORRECT_REST = '''
-def masked_softmax(scores, mask, axis=-1):
-    scores, mask = np.broadcast_arrays(scores, np.asarray(mask, dtype=bool))
-    masked = np.where(mask, scores, -np.inf)
-    top = np.max(masked, axis=axis, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    e = np.where(mask, np.exp(masked - top), 0.0)
-    total = e.sum(axis=axis, keepdims=True)
-    return e / np.where(total > 0, total, 1.0)
-
-
-def causal_mask(T):
-    return np.tril(np.ones((T, T), dtype=bool))
-'''
-
 
 def test_a_submission_sees_nothing_of_the_one_before(box, tmp_path):
     config = Config(secret="fresh-world", time_limit=20.0, memory_mb=1024)
     first, second = tmp_path / "first", tmp_path / "second"
     for folder, code in ((first, PLANTER), (second, SEEKER)):
         folder.mkdir()
-        (folder / "03_softmax.py").write_text("import numpy as np\n" + code + CORRECT_REST)
+        (folder / "03_softmax.py").write_text("import numpy as np\n" + code + CORRECT_OTHERS)
     planted = grade_submission(first / "03_softmax.py", config, box)
     seeker = grade_submission(second / "03_softmax.py", config, box)
     assert {e.exercise: e.earned == e.points for e in planted.exercises}["softmax"]
@@ -321,7 +307,7 @@ def test_a_submission_sees_nothing_of_the_one_before(box, tmp_path):
 def test_the_seeker_can_fail(box, tmp_path):
     """The previous test proves something only if the seeker notices what it looks for."""
     answer = "import numpy as np\n" + SEEKER.replace('"/jobs", "/tmp"', '"/jobs", "/opt/grader-code/grader", "/tmp"').replace(
-        '"secret_note.txt", "keep.txt"', '"secret_note.txt", "keep.txt", "core.py"') + CORRECT_REST
+        '"secret_note.txt", "keep.txt"', '"secret_note.txt", "keep.txt", "core.py"') + CORRECT_OTHERS
     (tmp_path / "03_softmax.py").write_text(answer)
     result = grade_submission(tmp_path / "03_softmax.py", Config(secret="s", time_limit=20.0), box)
     assert {e.exercise: e.earned for e in result.exercises}["softmax"] == 0
@@ -403,7 +389,7 @@ def softmax(scores, axis=-1):
 
 def _fork_bomb_costs_one_exercise(box, tmp_path):
     path = tmp_path / "03_softmax.py"
-    path.write_text("import numpy as np\n" + FORK_BOMB + CORRECT_REST)
+    path.write_text("import numpy as np\n" + FORK_BOMB + CORRECT_OTHERS)
     result = grade_submission(path, Config(secret="bomb", time_limit=5.0, memory_mb=1024), box)
     by_name = {e.exercise: e for e in result.exercises}
     assert by_name["softmax"].earned == 0
@@ -559,7 +545,7 @@ def test_exit_at_import_in_a_notebook_answer_cell_costs_only_that_exercise(box, 
 
     nb = nbformat.read(REPO / "notebooks" / "03_softmax.ipynb", as_version=4)
     answers = {"softmax": "import os\nos._exit(3)\ndef softmax(scores, axis=-1):\n    return scores\n",
-               "masked_softmax": CORRECT_REST.split("def causal_mask")[0], "causal_mask": "def causal_mask" + CORRECT_REST.split("def causal_mask")[1]}
+               "masked_softmax": CORRECT_OTHERS.split("def causal_mask")[0], "causal_mask": "def causal_mask" + CORRECT_OTHERS.split("def causal_mask")[1]}
     for cell in nb.cells:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         if grade_id in answers:
