@@ -15,6 +15,10 @@ NOTEBOOK_DIR ?= notebooks
 # JupyterLab refuses to run as root without --allow-root (containers, CI machines).
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 PYTEST_ARGS ?=
+# nbgrader's formgrader (instructors) needs its course directory, nbgrader/, inside the folder
+# JupyterLab serves; in the students' notebooks/ it only logs an error, so it is off there.
+# Instructors: `make lab NOTEBOOK_DIR=. LAB_EXTENSIONS=` serves the repository with the formgrader.
+LAB_EXTENSIONS ?= --ServerApp.jpserver_extensions nbgrader.server_extensions.formgrader=False
 
 .PHONY: setup lab test notebooks bench release clean
 
@@ -33,7 +37,7 @@ $(TEST_STAMP): $(STAMP) requirements-test.txt
 	touch $(TEST_STAMP)
 
 lab: setup
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(NOTEBOOK_DIR) --port=$(PORT) $(ROOT_FLAG) $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(NOTEBOOK_DIR) --port=$(PORT) $(ROOT_FLAG) $(LAB_EXTENSIONS) $(LAB_ARGS)
 
 # At least 4 test workers: the slow tests wait on kernels, nbgrader and sandboxes as much as they compute.
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -lt 4 ] && n=4; echo $$n)

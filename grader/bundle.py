@@ -68,8 +68,10 @@ $(STAMP): requirements.txt pyproject.toml
 \t$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 \ttouch $(STAMP)
 
+# nbgrader's formgrader is the instructor's: off (it can only log an error here)
 lab: setup
-\t$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --port=$(PORT) $(ROOT_FLAG)
+\t$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --port=$(PORT) $(ROOT_FLAG) \\
+\t\t--ServerApp.jpserver_extensions nbgrader.server_extensions.formgrader=False
 
 test: setup
 \t$(MAKE) check

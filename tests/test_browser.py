@@ -272,3 +272,7 @@ def test_a_known_mistake_is_named_in_the_check_table(page, lab, record_property)
         except sync_api.Error:
             pass  # the notebook never opened: the screenshot shows why
         page.screenshot(path=str(screenshot))
+    # what a student sees in the terminal of `make lab`: no error (e.g. nbgrader's formgrader,
+    # which cannot work with notebooks/ as the served folder, is left off)
+    errors = [line for line in (folder.parent / "lab.log").read_text().splitlines() if line.startswith("[E ")]
+    assert not errors, "make lab logged errors:\n" + "\n".join(errors)
