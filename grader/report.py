@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 from .core import ExerciseResult
 
@@ -61,6 +62,16 @@ def text_report(result: ExerciseResult, hidden_total: int = 0) -> str:
     return "\n".join(lines)
 
 
+def _html_text(text: str) -> str:
+    """Escaped text, with the hints' `code` in backticks shown as code."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
+# Every cell left-aligned, top-aligned: JupyterLab right-aligns table cells by default, which
+# makes the checks' names and sentences hard to read.
+LEFT = "text-align:left;vertical-align:top"
+
+
 def html_report(result: ExerciseResult, hidden_total: int = 0) -> str:
     colour = {"passed": "#1a7f37", "not_attempted": "#6e7781"}
     rows = []
@@ -70,20 +81,21 @@ def html_report(result: ExerciseResult, hidden_total: int = 0) -> str:
                 f"<i>{html.escape(summary_line(result, hidden_total))}</i></div>")
     for check in result.checks:
         mark = STATUS_MARK.get(check.status, check.status.upper())
-        detail = "" if check.passed else html.escape(check.message)
+        detail = "" if check.passed else _html_text(check.message)
         if check.diagnosis and not check.passed:
-            detail += f"<br><b>{html.escape(check.diagnosis)}</b>"
+            detail += f"<br><b>{_html_text(check.diagnosis)}</b>"
         rows.append(
-            f"<tr><td style='color:{colour.get(check.status, '#cf222e')};font-weight:bold'>{mark}</td>"
-            f"<td><code>{html.escape(check.name)}</code></td><td>{html.escape(check.description)}</td>"
-            f"<td style='text-align:left'>{detail}</td></tr>"
+            f"<tr><td style='{LEFT};color:{colour.get(check.status, '#cf222e')};font-weight:bold'>{mark}</td>"
+            f"<td style='{LEFT}'><code>{html.escape(check.name)}</code></td>"
+            f"<td style='{LEFT}'>{html.escape(check.description)}</td><td style='{LEFT}'>{detail}</td></tr>"
         )
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
     notes = f"<p>Notes (not penalised):</p><ul>{notes}</ul>" if notes else ""
     message = f"<p>{html.escape(result.message)}</p>" if result.message else ""
     return (
         f"<div><b>{html.escape(result.exercise)}</b>{message}"
-        "<table><tr><th></th><th>check</th><th>what it tests</th><th>details</th></tr>"
+        "<table><tr>" + "".join(f"<th style='{LEFT}'>{name}</th>" for name in ("", "check", "what it tests", "details"))
+        + "</tr>"
         + "".join(rows)
         + f"</table>{notes}<p><b>{html.escape(summary_line(result, hidden_total))}</b></p></div>"
     )

@@ -1,5 +1,6 @@
 """The student's `check(...)`: what it says with and without the hidden solutions around."""
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -94,3 +95,24 @@ def test_without_solutions_public_checks_still_run_and_hint(tmp_path):
     assert "RAISED softmax: public checks 4/5 passed" in proc.stdout, proc.stderr
     assert "subtract the row maximum" in proc.stdout or "subtract each row's maximum" in proc.stdout
     assert "known mistake" not in proc.stdout
+
+
+def test_the_html_table_reads_left_to_right_with_the_hints_code_as_code(monkeypatch):
+    """What JupyterLab shows: every cell left-aligned (JupyterLab right-aligns table cells unless
+    told), and the hint's `code` as <code>, not as backticks."""
+    from grader import notebook
+
+    shown = []
+    monkeypatch.setattr(notebook, "_display", shown.append)
+    def softmax(scores, axis=-1):  # over the wrong axis: the hint quotes `axis`
+        e = np.exp(scores - scores.max(axis=0, keepdims=True))
+        return e / e.sum(axis=0, keepdims=True)
+
+    with pytest.raises(CheckFailed):
+        check(softmax)
+    page = shown[0]._repr_html_()
+    cells = re.findall(r"<t[dh]( style='[^']*')?>", page)
+    assert cells and all(style and "text-align:left" in style for style in cells), cells
+    quoted = [c for c in shown[0].result.checks if "`" in (c.diagnosis or "") + c.message]
+    assert quoted, "this test needs a hint that quotes code in backticks"
+    assert "`" not in page and page.count("<code>") > len(shown[0].result.checks)  # names, and the hints' code
