@@ -62,3 +62,13 @@ def grader_env(**extra) -> dict:
 def run_grader(*args, cwd, timeout=600, **extra) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "grader", *map(str, args)], cwd=cwd, env=grader_env(**extra),
                           capture_output=True, text=True, timeout=timeout)
+
+
+def grade_and_export(folder: Path, students: dict[str, str]) -> Path:
+    """Write ``students`` into ``folder/class``, grade them with -j 2 into ``folder/grades`` and
+    export there (both commands must succeed); returns the results folder."""
+    write_class(folder / "class", students)
+    for command in (("grade", "class", "--out", "grades", "-j", "2"), ("export", "--out", "grades")):
+        proc = run_grader(*command, cwd=folder)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    return folder / "grades"

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from _grading_class import REFERENCE, ROOT, SECRET, WRONG_AXIS, grader_env, run_grader, sleepy, write_class
+from _grading_class import (REFERENCE, ROOT, SECRET, WRONG_AXIS, grade_and_export, grader_env, run_grader, sleepy,
+                            write_class)
 from grader import batch, cache
 
 # ------------------------------------------------------------------------------ discovery and shards
@@ -239,11 +240,7 @@ def _results(folder: Path) -> dict[str, dict]:
 def unsharded(tmp_path_factory):
     """The class graded in one run, and its exports."""
     folder = tmp_path_factory.mktemp("unsharded")
-    write_class(folder / "class", SHARD_CLASS)
-    proc = run_grader("grade", "class", "--out", "grades", "-j", "2", cwd=folder)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    proc = run_grader("export", "--out", "grades", cwd=folder)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    grade_and_export(folder, SHARD_CLASS)
     ids = {f"{s}__03_softmax" for s in SHARD_CLASS}
     assert {batch.shard_of(i, 2) for i in ids} == {1, 2}, "the test class must fill both shards"
     return folder

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _grading_class import LEAKY, REFERENCE, ROOT, SECRET, WRONG_AXIS, run_grader, write_class
+from _grading_class import LEAKY, REFERENCE, ROOT, SECRET, WRONG_AXIS, grade_and_export, run_grader
 from grader import batch, exercises, reference
 from grader.core import build_calls, run_call
 
@@ -25,14 +25,10 @@ NOTEBOOK = "03_softmax"
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     folder = tmp_path_factory.mktemp("export")
-    write_class(folder / "class", CLASS)
-    proc = run_grader("grade", "class", "--out", "grades", "-j", "2", cwd=folder)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    proc = run_grader("export", "--out", "grades", cwd=folder)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    results = {r["student"]: r for r in batch.load_results(folder / "grades")}
+    out = grade_and_export(folder, CLASS)
+    results = {r["student"]: r for r in batch.load_results(out)}
     assert sorted(results) == sorted(CLASS)
-    return {"folder": folder, "out": folder / "grades", "results": results}
+    return {"folder": folder, "out": out, "results": results}
 
 
 def test_wide_csv_one_row_per_student_one_column_per_exercise(graded):
