@@ -34,7 +34,7 @@ from grader.config import Config  # noqa: E402
 from grader.exercises import EXERCISES  # noqa: E402
 from grader.grade import grade_submission  # noqa: E402
 from grader.judge import grade_answer  # noqa: E402
-from grader.sandbox import Sandbox  # noqa: E402
+from grader.isolation.sandbox import Sandbox  # noqa: E402
 
 HEADER = "import math\nimport re\nimport numpy as np\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn\n"
 
@@ -65,7 +65,7 @@ torch.set_num_threads(1)
 from grader import reference
 from grader.config import Config
 from grader.grade import grade_submission
-from grader.sandbox import Sandbox
+from grader.isolation.sandbox import Sandbox
 reference.solutions_module()
 header = "import math\\nimport re\\nimport numpy as np\\nimport torch\\nimport torch.nn.functional as F\\nfrom torch import nn\\n"
 parts = [header]

@@ -3,7 +3,7 @@
 ``python -m grader grade SUBMISSIONS`` finds the submissions (:func:`discover`), keeps those of
 its shard (``--shard i/n``: :func:`shard_of`), and hands them to ``-j`` job slots. A slot is a
 process of its own (the trusted side's judging is Python, so threads would share one core) that
-owns one :class:`~grader.sandbox.Sandbox`, started at its first job and reused for every
+owns one :class:`~grader.isolation.sandbox.Sandbox`, started at its first job and reused for every
 submission it grades, one job at a time.
 
 Nothing is lost and nothing is done twice:
@@ -368,7 +368,7 @@ def slot_main() -> None:
 
     torch.set_num_threads(1)  # one core per slot: -j is the number of cores in use
     from .cache import VerdictCache, machine_hardware, run_digest
-    from .sandbox import Sandbox
+    from .isolation.sandbox import Sandbox
 
     config = Config(**setup["config"])
     out = Path(setup["out"])

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from .config import Config
 from .core import CheckResult, Exercise, ExerciseResult
-from .sandbox import process_alive
+from .isolation.sandbox import process_alive
 
 FORMAT = 1  # bump when the meaning of a cached entry changes
 PACKAGE_DIR = Path(__file__).resolve().parent

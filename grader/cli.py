@@ -9,7 +9,7 @@ from pathlib import Path
 from . import config as config_module
 from .grade import grade_submission
 from .report import text_report
-from .sandbox import Sandbox, bwrap_path
+from .isolation.sandbox import Sandbox, bwrap_path
 
 
 def table(result) -> str:

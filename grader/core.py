@@ -8,7 +8,7 @@ A check is split in two halves so that grading can be trusted:
   turn whatever came back into plain data (:func:`to_plain`).
 
 In an instructor's grading run the student side is a sandboxed worker process
-(:mod:`grader.sandbox`); in a student's notebook it is the student's own kernel.
+(:mod:`grader.isolation.sandbox`); in a student's notebook it is the student's own kernel.
 This module is imported by both sides, so it must stay light (numpy; torch lazily).
 """
 from __future__ import annotations
@@ -504,13 +504,13 @@ class Exercise:
     signature: tuple[str, ...]  # parameter names, in order (without self)
     checks: list[Check]
     where: str = ""  # where to look in the notebook, for messages
-    forbidden: tuple[str, ...] = ()  # keys of grader.forbidden.FAMILIES: built-ins that would solve the exercise
+    forbidden: tuple[str, ...] = ()  # keys of grader.isolation.forbidden.FAMILIES: built-ins that would solve the exercise
     time_limit: float = 20.0
 
     @property
     def forbidden_names(self) -> tuple[str, ...]:
         """The Python names of the forbidden families (what the static check looks for)."""
-        from .forbidden import family_names
+        from .isolation.forbidden import family_names
 
         return family_names(self.forbidden)
 

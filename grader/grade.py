@@ -12,8 +12,8 @@ from .config import Config
 from .core import CheckResult, Exercise, ExerciseResult, build_calls
 from .extract import dependencies, extract
 from .judge import Outcome, judge, mark_not_attempted
-from .sandbox import Sandbox
-from .static import forbidden_uses, signature_problem
+from .isolation.sandbox import Sandbox
+from .isolation.static import forbidden_uses, signature_problem
 
 FATES = {
     "timeout": "your code ran longer than {limit:g} s and was stopped (an endless loop? a very slow loop?)",

@@ -14,7 +14,7 @@ from . import exercises
 from .core import ExerciseResult
 from .judge import grade_answer
 from .report import html_report, summary_line, text_report
-from .static import forbidden_uses, signature_problem
+from .isolation.static import forbidden_uses, signature_problem
 
 
 class CheckFailed(AssertionError):

@@ -138,7 +138,7 @@ def _config(config):
 
 
 def _sandbox(config):
-    from .sandbox import Sandbox, bwrap_path
+    from .isolation.sandbox import Sandbox, bwrap_path
 
     key = "_grade_sandbox"
     if not hasattr(config, key):

@@ -112,7 +112,7 @@ def test_a_changed_check_regrades_only_what_it_affects(tmp_path, monkeypatch):
     """Grade once; then make masked_softmax's checks 'change' (its digest): a regrade judges
     masked_softmax again and takes softmax and causal_mask from the cache."""
     from grader.config import Config
-    from grader.sandbox import Sandbox
+    from grader.isolation.sandbox import Sandbox
 
     write_class(tmp_path / "class", {"ada": REFERENCE})
     task = batch.discover([str(tmp_path / "class")])[0][0]

@@ -10,7 +10,7 @@ import pytest
 from grader.config import Config
 from grader.extract import dependencies, extract
 from grader.grade import grade_submission
-from grader.sandbox import Sandbox
+from grader.isolation.sandbox import Sandbox
 
 SETUP = "import numpy as np\n"
 SOFTMAX = "def softmax(scores, axis=-1):\n    e = np.exp(scores - scores.max(axis=axis, keepdims=True))\n    return e / e.sum(axis=axis, keepdims=True)\n"

@@ -13,7 +13,7 @@ import pytest
 
 from grader.config import Config
 from grader.grade import grade_submission
-from grader.sandbox import Sandbox, bwrap_path
+from grader.isolation.sandbox import Sandbox, bwrap_path
 
 CORRECT_OTHERS = '''
 def masked_softmax(scores, mask, axis=-1):

@@ -2,8 +2,8 @@
 
 A probe answer runs as a student's answer would (``Sandbox.run``, the same path as grading) and
 reports what it can see and do: its uid and capabilities, the file system, the environment, the
-network. Each test here fails when the guarantee it names is removed from grader/sandbox.py or
-grader/worker.py (no uid change, host network, the repository bound in, pickle allowed on load,
+network. Each test here fails when the guarantee it names is removed from grader/isolation/sandbox.py or
+grader/isolation/worker.py (no uid change, host network, the repository bound in, pickle allowed on load,
 no process limit, a clean-up that reaches beyond the worker's own descendants).
 """
 from __future__ import annotations
@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import sandbox as sandbox_module
+from grader.isolation import sandbox as sandbox_module
 from grader.config import Config
 from grader.core import Call
 from grader.grade import grade_submission
-from grader.sandbox import Sandbox, bwrap_path
+from grader.isolation.sandbox import Sandbox, bwrap_path
 from test_grader_redteam import CORRECT_OTHERS  # masked_softmax and causal_mask, correct
 
 REPO = Path(__file__).resolve().parent.parent
@@ -457,7 +457,7 @@ def test_clean_up_reaches_only_the_workers_own_descendants(tmp_path):
     cleanup.write_text(textwrap.dedent(f'''
         import os, subprocess, sys, time
         sys.path.insert(0, {str(REPO)!r})
-        from grader.worker import kill_descendants, descendants, _prctl, PR_SET_CHILD_SUBREAPER
+        from grader.isolation.worker import kill_descendants, descendants, _prctl, PR_SET_CHILD_SUBREAPER
         _prctl(PR_SET_CHILD_SUBREAPER, 1)
         child = subprocess.Popen([sys.executable, "-c", "import os, time; os.fork(); os.fork(); time.sleep(60)"])
         orphan_maker = subprocess.Popen([sys.executable, "-c",
@@ -501,7 +501,7 @@ def test_killing_the_grader_kills_the_sandbox(tmp_path):
     script.write_text(textwrap.dedent(f'''
         import sys, time
         sys.path.insert(0, {str(REPO)!r})
-        from grader.sandbox import Sandbox
+        from grader.isolation.sandbox import Sandbox
         box = Sandbox(isolate=True)
         box.start()
         print(box.process.pid, flush=True)
@@ -524,7 +524,7 @@ def test_killing_the_grader_kills_the_sandbox(tmp_path):
 
 
 def _children_of(pid: int) -> list[int]:
-    from grader.worker import descendants
+    from grader.isolation.worker import descendants
 
     return descendants(pid)
 

@@ -144,7 +144,7 @@ def test_each_solved_answer_cell_runs_on_its_own(course, notebook):
     marks that way, hidden checks included, and the setup cell must not define any exercise."""
     from grader.config import Config
     from grader.grade import grade_submission
-    from grader.sandbox import Sandbox
+    from grader.isolation.sandbox import Sandbox
 
     nb = _source(course, notebook)
     setup = next(c.source for c in nb.cells if _nbgrader(c).get("grade_id") == "setup")

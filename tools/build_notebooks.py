@@ -352,7 +352,7 @@ def answer_cell_source(name: str, setup_source: str) -> str:
 
 def forbidden_note(exercise) -> str:
     """The exercise text's last paragraph: what it may not call, from the grader's own list."""
-    from grader.forbidden import describe
+    from grader.isolation.forbidden import describe
 
     return (f"**Not allowed in `{exercise.name}`:** {describe(exercise.forbidden)}. Grading watches what your "
             "code calls while it runs, under any name, so write this part yourself.")

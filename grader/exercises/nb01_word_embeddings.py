@@ -306,7 +306,7 @@ cosine_similarity = Exercise(
         Check("hidden_random", "random vectors of two sizes, scaled and nearly opposite pairs", _cosine_hidden,
               points=2.0, hidden=True),
     ],
-    # The built-ins by name; the function's own name does not count (grader.static).
+    # The built-ins by name; the function's own name does not count (grader.isolation.static).
     forbidden=("cosine",),
 )
 

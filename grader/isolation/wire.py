@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .core import Build, Call
+from ..core import Build, Call
 
 MAX_JSON_BYTES = 16 * 2**20
 MAX_NPZ_BYTES = 512 * 2**20

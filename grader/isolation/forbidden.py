@@ -8,7 +8,7 @@ a name assembled at run time, or ``log_softmax(...).exp()``. A family lists
   only one in a student's own ``check()``) looks for them in the answer's source; in grading,
   the sandboxed child replaces each callable of that name (in ``torch``, ``torch.nn.functional``,
   ``torch.Tensor``, ``torch.nn``, ``torch.ops.aten``, ``torch._C._nn``...) with a recorder
-  (:mod:`grader.tripwire`);
+  (:mod:`grader.isolation.tripwire`);
 - ``aten``: the kernels the computation ends in whatever Python route reached them, watched
   below the Python level while the student's code runs (a ``*`` suffix matches a prefix).
 

@@ -10,7 +10,7 @@ the next job.
 Each child starts in a fresh, private world: its working directory, ``HOME`` and ``TMPDIR`` are an
 empty folder of its own job (removed by the trusted side afterwards), nothing it can write is on
 ``sys.path`` (the worker runs with ``python -I``), and the rest of the file system is read-only.
-A forbidden built-in called during a check is reported through a pipe (see :mod:`grader.tripwire`).
+A forbidden built-in called during a check is reported through a pipe (see :mod:`grader.isolation.tripwire`).
 
 Protocol: one JSON object per line on stdin (a job), one per line on stdout (its fate).
 Started as ``python -I -B -c <bootstrap> --jobs DIR [--sandboxed] [--drop-uid UID]``.
@@ -103,7 +103,7 @@ def _child(job: Path, request: dict, report_fd: int) -> None:
 
 
 def _run(exercise: str, spec: dict, families: tuple[str, ...]) -> dict:
-    from . import core
+    from .. import core
     from .tripwire import Tripwire
 
     notes: list[str] = []
@@ -284,7 +284,7 @@ def _warm_up() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="grader.worker")
+    parser = argparse.ArgumentParser(prog="grader.isolation.worker")
     parser.add_argument("--jobs", type=Path, required=True, help="the folder where job folders appear")
     parser.add_argument("--sandboxed", action="store_true", help="running as PID 1 of the sandbox")
     parser.add_argument("--drop-uid", type=int, default=None, help="become this uid before anything else")
@@ -294,14 +294,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.sandboxed and os.getpid() != 1:
         # The clean-up kills every descendant, and orphans come back to PID 1: outside its own PID
         # namespace that guarantee is gone, so refuse rather than guess.
-        sys.exit("grader.worker: refusing to run sandboxed without being PID 1 of its own PID namespace")
+        sys.exit("grader.isolation.worker: refusing to run sandboxed without being PID 1 of its own PID namespace")
     if not args.sandboxed:
         _prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of the student's code come back to us, not to init
 
     import numpy as np
     import torch
 
-    from . import core, fixtures, tripwire, wire  # noqa: F401  (imported before forking: children start warm)
+    from .. import core, fixtures
+    from . import tripwire, wire  # noqa: F401  (imported before forking: children start warm)
 
     _warm_up()
     # stdout carries the protocol only: keep a private handle, send everything else to stderr.

@@ -2,7 +2,7 @@
 
 Runs in the sandboxed child that runs the student's answer (never in a process that judges).
 Before the setup and answer cells run, :meth:`Tripwire.install` replaces every callable named in
-the exercise's forbidden families (:mod:`grader.forbidden`) wherever PyTorch exposes it: ``torch``,
+the exercise's forbidden families (:mod:`grader.isolation.forbidden`) wherever PyTorch exposes it: ``torch``,
 ``torch.nn.functional``, ``torch.special``, ``torch._C._nn``, ``torch._C._VariableFunctions``,
 ``torch.Tensor`` methods, calls through ``torch.ops.aten`` and the ``__init__``/``forward`` of
 ``torch.nn`` classes. An alias the answer takes at definition time (``sdpa = getattr(F, "scaled_" + "dot...")``)

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import wire
-from .core import Call
+from ..core import Call
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
 COURSE_DIR = PACKAGE_DIR.parent / "course"
 SANDBOX_CODE = "/opt/grader-code"  # where grader/ and course/ appear inside the sandbox
 SANDBOX_JOBS = "/jobs"  # where the job folders appear inside the sandbox
@@ -40,7 +40,7 @@ NOT_ISOLATED_WARNING = (
     "(it can read files, use the network and see other submissions). Install it "
     "(Debian/Ubuntu: apt-get install bubblewrap) before grading real submissions."
 )
-BOOTSTRAP = "import sys; sys.path.insert(0, {code!r}); from grader.worker import main; main(sys.argv[1:])"
+BOOTSTRAP = "import sys; sys.path.insert(0, {code!r}); from grader.isolation.worker import main; main(sys.argv[1:])"
 
 
 @dataclass
@@ -247,7 +247,7 @@ class Sandbox:
             time_limit: float, forbidden: tuple[str, ...] = ()) -> JobResult:
         """Run one exercise's calls in a fresh child of the worker; return plain data.
 
-        ``forbidden``: keys of :data:`grader.forbidden.FAMILIES` the tripwire watches for."""
+        ``forbidden``: keys of :data:`grader.isolation.forbidden.FAMILIES` the tripwire watches for."""
         if self.process is None or self.process.poll() is not None:
             self.close_process_only()
             self.start()
