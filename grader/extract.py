@@ -160,9 +160,37 @@ def from_python(path: Path) -> Extracted:
         if not own:
             result.problems[exercise.name] = f"{Path(path).name} does not define {exercise.name}"
             continue
-        nodes = sorted(shared + own[-1:], key=lambda n: n.lineno)
+        nodes = sorted(_needed(shared, own[-1]) + own[-1:], key=lambda n: n.lineno)
         result.answers[exercise.name] = "\n\n".join(_segment(lines, n) for n in nodes)
     return result
+
+
+def _bound(node: ast.stmt) -> set[str]:
+    """The names a shared statement binds (``*`` for a star import: it may bind anything)."""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {"*" if a.name == "*" else (a.asname or a.name.split(".")[0]) for a in node.names}
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+
+
+def _used(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _needed(shared: list[ast.stmt], own: ast.stmt) -> list[ast.stmt]:
+    """The shared imports, helpers and constants an exercise's definition uses, directly or through
+    each other: one exercise's import of something else never becomes another exercise's code."""
+    used, needed, changed = _used(own), [], True
+    while changed:
+        changed = False
+        for node in shared:
+            if node not in needed and (_bound(node) & used or "*" in _bound(node)):
+                needed.append(node)
+                used |= _used(node)
+                changed = True
+    return needed
 
 
 def _segment(lines: list[str], node: ast.stmt) -> str:

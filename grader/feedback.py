@@ -15,6 +15,7 @@ import re
 STATUS_WORDS = {
     "passed": "PASS", "failed": "FAIL", "error": "ERROR", "timeout": "TIMEOUT", "crashed": "CRASHED",
     "not_attempted": "NOT YET", "missing": "MISSING", "skipped": "SKIP", "forbidden": "FORBIDDEN",
+    "flagged": "FLAGGED FOR REVIEW",
 }
 KNOWN = "This looks like a known mistake:"
 # judge.raised_where() appends where the error happened, with the inputs' shapes: not for hidden checks.

@@ -1,6 +1,7 @@
 """Grade whole submissions: extract, run each exercise in the sandbox, judge on this side."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -12,15 +13,27 @@ from .config import Config
 from .core import CheckResult, Exercise, ExerciseResult, build_calls
 from .extract import dependencies, extract
 from .judge import Outcome, judge, mark_not_attempted
-from .isolation.sandbox import Sandbox
-from .isolation.static import forbidden_uses, signature_problem
+from .isolation import twins
+from .isolation.sandbox import Sandbox, wall_limit
+from .isolation.static import refused_before_running, signature_problem
 
 FATES = {
-    "timeout": "your code ran longer than {limit:g} s and was stopped (an endless loop? a very slow loop?)",
+    "timeout": "your code used more than {limit:g} s of CPU time and was stopped (an endless loop? a very slow loop?)",
+    "wall_timeout": "your code ran longer than {wall:g} s without finishing and was stopped, twice, the second "
+                    "time with the machine to itself (does it sleep, or wait for something?)",
     "crashed": "your code ended the grading process ({how}) before finishing, e.g. os._exit, a segfault or a kill",
     "worker_lost": "the grading process was lost while running your code; the exercise could not be graded",
 }
 GRADER_FAILED = "the grader could not run this exercise"
+
+
+class Turns:
+    """How jobs share the machine: each job takes a shared turn; a job that timed out on the wall
+    clock is run again alone (the other job slots of the run wait), once, before its timeout counts.
+    The default (one process grading) is always alone; :class:`grader.batch.SlotTurns` is the real one."""
+
+    shared = staticmethod(contextlib.nullcontext)
+    alone = staticmethod(contextlib.nullcontext)
 
 
 @dataclass
@@ -64,18 +77,30 @@ def _zero(exercise: Exercise, checks: list, status: str, message: str) -> Exerci
 
 
 def grade_exercise(exercise: Exercise, answer: str, setup: str, deps, sandbox: Sandbox, config: Config,
-                   include_hidden: bool) -> ExerciseResult:
+                   include_hidden: bool, turns=Turns) -> ExerciseResult:
     checks = exercise.checks if include_hidden else exercise.public_checks
-    # Answers this one calls count too: an EncoderBlock may not lean on a MultiHeadAttention
-    # that wraps nn.MultiheadAttention.
-    uses = forbidden_uses("\n\n".join([answer, *(source for _, source in deps)]), exercise.forbidden_names)
-    if uses:
-        return _zero(exercise, checks, "forbidden",
-                     f"this exercise is to write it yourself; the answer uses {', '.join(uses)}")
+    refused = refused_before_running(exercise, answer, deps)
+    if refused is not None:
+        return _zero(exercise, checks, *refused)
     plans = [(check, build_calls(check, exercise.name, config.secret)) for check in checks]
     all_calls = [call for _, calls in plans for call in calls]
     limit = min(config.time_limit, exercise.time_limit) if exercise.time_limit else config.time_limit
-    job = sandbox.run(exercise.name, setup, answer, all_calls, deps, limit, forbidden=exercise.forbidden)
+
+    def run():
+        return sandbox.run(exercise.name, setup, answer, all_calls, deps, limit, forbidden=exercise.forbidden)
+
+    with turns.shared():
+        job = run()
+    if job.status == "wall_timeout":  # a busy machine can stretch the wall clock, never the CPU time
+        with turns.alone():
+            job = run()
+    if job.refused:
+        return _zero(exercise, checks, "flagged",
+                     f"your code was stopped while being checked: it tried {', '.join(job.refused)}, which no "
+                     "answer in this course needs (it reaches the grader's own process). It is flagged for "
+                     "your instructor to review.")
+    if job.withheld:
+        return _zero(exercise, checks, "forbidden", twins.withheld(exercise.name)[job.withheld[0]].message(exercise.name))
     if job.forbidden:
         return _zero(exercise, checks, "forbidden",
                      f"this exercise is to write it yourself; while being checked your code called {', '.join(job.forbidden)}")
@@ -87,8 +112,9 @@ def grade_exercise(exercise: Exercise, answer: str, setup: str, deps, sandbox: S
     result.notes += [n for n in payload.get("notes", []) if isinstance(n, str)][:20]
     if job.status != "finished" or not payload:
         how = f"exit code {job.code}" if (job.code or 0) >= 0 else f"signal {-job.code}"
-        message = FATES.get(job.status, FATES["crashed"]).format(limit=limit, how=how)
-        return _zero(exercise, checks, "timeout" if job.status == "timeout" else "crashed", message)
+        message = FATES.get(job.status, FATES["crashed"]).format(limit=limit, wall=wall_limit(limit), how=how)
+        timed_out = job.status in ("timeout", "wall_timeout")
+        return _zero(exercise, checks, "timeout" if timed_out else "crashed", message)
     if "fatal" in payload:
         return _zero(exercise, checks, "error", str(payload["fatal"])[:500])
     if "definition_error" in payload:
@@ -118,7 +144,7 @@ def grade_exercise(exercise: Exercise, answer: str, setup: str, deps, sandbox: S
 
 
 def grade_submission(path: Path, config: Config, sandbox: Sandbox, include_hidden: bool = True,
-                     only: set[str] | None = None, cache=None) -> SubmissionResult:
+                     only: set[str] | None = None, cache=None, turns=Turns) -> SubmissionResult:
     """Grade every exercise of the notebook(s) ``path`` answers (``only``: just these exercises).
 
     ``cache`` (a :class:`grader.cache.VerdictCache`): verdicts already computed for the same
@@ -144,11 +170,12 @@ def grade_submission(path: Path, config: Config, sandbox: Sandbox, include_hidde
         graded = cache.lookup(exercise, answer, deps, setup) if cache is not None else None
         if graded is None:
             try:
-                graded = grade_exercise(exercise, answer, setup, deps, sandbox, config, include_hidden)
+                graded = grade_exercise(exercise, answer, setup, deps, sandbox, config, include_hidden, turns)
             except Exception as exc:  # the grader never crashes on a submission: this exercise only
                 graded = _zero(exercise, checks, "error", f"{GRADER_FAILED} ({type(exc).__name__}: {exc})")
             else:
-                if cache is not None and not is_transient(graded.message):
+                # a timeout is never cached: a busier or quieter machine may decide otherwise next time
+                if cache is not None and not is_transient(graded.message) and graded.status != "timeout":
                     cache.store(exercise, answer, deps, setup, graded)  # a full disk stops the batch, not the verdict
         graded.notes[:0] = [n for n in extracted.notes if n.startswith(exercise.name)]
         result.exercises.append(graded)

@@ -14,7 +14,8 @@ from . import exercises
 from .core import ExerciseResult
 from .judge import grade_answer
 from .report import html_report, summary_line, text_report
-from .isolation.static import forbidden_uses, signature_problem
+from .isolation import twins
+from .isolation.static import refused_before_running, signature_problem
 
 
 class CheckFailed(AssertionError):
@@ -91,18 +92,23 @@ def _check(answer, exercise, hidden: bool) -> None:
         source = inspect.getsource(answer)
     except (OSError, TypeError):
         source = ""
-    uses = forbidden_uses(source, exercise.forbidden_names)
-    if uses:
-        result = ExerciseResult(exercise.name, exercise.notebook, "forbidden",
-                                message=f"this exercise is to write it yourself: your code uses {', '.join(uses)}")
+    refused = refused_before_running(exercise, source)
+    if refused is not None:
+        status, message = refused
+        result = ExerciseResult(exercise.name, exercise.notebook, status, message=message)
     else:
-        result = grade_answer(exercise, answer, include_hidden=hidden, secret=os.environ.get("GRADER_SECRET"))
+        with twins.withheld_in_process(exercise.name):  # the course's own working version of it: not here
+            result = grade_answer(exercise, answer, include_hidden=hidden, secret=os.environ.get("GRADER_SECRET"))
+        reached = twins.reached([c.message for c in result.checks], exercise.name)
+        if reached:
+            result = ExerciseResult(exercise.name, exercise.notebook, "forbidden",
+                                    message=twins.withheld(exercise.name)[reached[0]].message(exercise.name))
         mismatch = signature_problem(source, exercise.name, exercise.signature)
         for failed in [c for c in result.checks if not c.passed and c.status != "not_attempted"] if mismatch else []:
             failed.message = f"{mismatch}. {failed.message}"
     hidden_total = 0 if hidden else len(exercise.hidden_checks)
     _display(Report(result, hidden_total))
-    if result.status == "forbidden":
+    if result.status in ("forbidden", "flagged"):
         raise CheckFailed(result.message)
     if result.status == "not_attempted":
         raise CheckFailed(f"{name}: not attempted yet (replace the `raise NotImplementedError` with your code)")

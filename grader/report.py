@@ -16,6 +16,7 @@ STATUS_MARK = {
     "missing": "MISSING",
     "skipped": "SKIP",
     "forbidden": "FORBIDDEN",
+    "flagged": "FLAGGED",
 }
 
 

@@ -139,12 +139,19 @@ def test_unattempted_notebook_scores_zero_cleanly(tmp_path, sandbox, config):
 
 
 def test_python_answers_file(tmp_path):
+    """Each exercise gets its definition and the imports, helpers and constants it uses (through each
+    other too), not the ones only another exercise uses: one exercise's code never becomes another's."""
     path = tmp_path / "answers.py"
-    path.write_text("import numpy as np\nHELPER = 2\n\ndef helper(x):\n    return x\n\n" + SOFTMAX + "\nprint('top-level noise')\n")
+    path.write_text("import numpy as np\nimport gc\nHELPER = 2\nUNUSED = 3\n\ndef helper(x):\n    return x * HELPER\n\n"
+                    + SOFTMAX.replace("return e / ", "return helper(1) * e / ")
+                    + "\ndef causal_mask(T):\n    gc.collect()\n    return np.tril(np.ones((T, T), dtype=bool))\n"
+                    + "\nprint('top-level noise')\n")
     extracted = extract(path)
     assert extracted.notebooks == ["03_softmax"]
-    assert "def helper" in extracted.answers["softmax"] and "HELPER = 2" in extracted.answers["softmax"]
-    assert "print(" not in extracted.answers["softmax"]
+    softmax, causal = extracted.answers["softmax"], extracted.answers["causal_mask"]
+    assert "def helper" in softmax and "HELPER = 2" in softmax and "import numpy" in softmax
+    assert "UNUSED" not in softmax and "import gc" not in softmax and "print(" not in softmax
+    assert "import gc" in causal and "def helper" not in causal
     assert "does not define masked_softmax" in extracted.problems["masked_softmax"]
 
 
@@ -165,8 +172,8 @@ def test_python_answers_keep_decorators_and_split_shared_lines(tmp_path):
     apart, a decorated definition keeps its decorator."""
     path = tmp_path / "03_softmax.py"
     path.write_text("import numpy as np\nSCALE = 1.0; OFFSET = 0.0\n\n@np.errstate(over='ignore')\n"
-                    "def softmax(scores, axis=-1):\n    e = np.exp(scores - scores.max(axis=axis, keepdims=True))\n"
-                    "    return e / e.sum(axis=axis, keepdims=True)\n")
+                    "def softmax(scores, axis=-1):\n    e = np.exp(SCALE * scores - scores.max(axis=axis, keepdims=True))\n"
+                    "    return e / e.sum(axis=axis, keepdims=True) + OFFSET\n")
     answer = extract(path).answers["softmax"]
     assert "SCALE = 1.0\n\nOFFSET = 0.0" in answer
     assert "@np.errstate(over='ignore')\ndef softmax" in answer

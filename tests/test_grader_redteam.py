@@ -256,15 +256,29 @@ def test_attack_scores_zero_and_costs_only_its_exercise(attack, sandbox, config,
         assert exercises[other].earned == exercises[other].points > 0, (attack, other, exercises[other].message)
 
 
-def test_fates_are_named(sandbox, config, tmp_path):
+@pytest.fixture(scope="module")
+def unguarded():
+    """A sandbox without the answer's own guards (audit hook, seccomp): the walls behind them alone."""
+    with Sandbox(isolate=True, memory_mb=1024, guard=False) as box:
+        yield box
+
+
+def test_fates_are_named(unguarded, config, tmp_path, monkeypatch):
+    """With the gate and the guards out of the way (they stop os._exit and ctypes before the sandbox
+    sees them), the sandbox names each fate."""
+    import grader.grade
+
+    monkeypatch.setattr(grader.grade, "refused_before_running", lambda *args: None)
+    sandbox = unguarded
     statuses = {}
     for attack in ("os_exit", "infinite_loop", "sigint_ignoring_sleep", "segfault", "memory_bomb", "sys_exit", "forbidden_builtin"):
         result = grade_submission(_submit(tmp_path, ATTACKS[attack]), config, sandbox)
         ex = _by_name(result)["softmax"]
         statuses[attack] = (ex.status, {c.status for c in ex.checks}, ex.message + " ".join(c.message for c in ex.checks))
     assert statuses["os_exit"][1] == {"crashed"}
-    assert statuses["infinite_loop"][1] == {"timeout"} and "longer than 4 s" in statuses["infinite_loop"][2]
-    assert statuses["sigint_ignoring_sleep"][1] == {"timeout"}
+    assert statuses["infinite_loop"][1] == {"timeout"} and "more than 4 s of CPU" in statuses["infinite_loop"][2]
+    # a sleeping answer uses no CPU: the wall clock stops it, twice (the second time alone)
+    assert statuses["sigint_ignoring_sleep"][1] == {"timeout"} and "without finishing" in statuses["sigint_ignoring_sleep"][2]
     assert statuses["segfault"][1] == {"crashed"}
     assert statuses["memory_bomb"][1] == {"error"} and "MemoryError" in statuses["memory_bomb"][2]
     assert statuses["sys_exit"][1] == {"error"} and "SystemExit" in statuses["sys_exit"][2]
@@ -495,7 +509,7 @@ def test_forbidden_built_in_is_caught_by_use(notebook, exercise, route, sandbox,
         pytest.skip("the tripwire runs in the sandboxed worker")
     import grader.grade
 
-    monkeypatch.setattr(grader.grade, "forbidden_uses", lambda source, names: [])
+    monkeypatch.setattr(grader.grade, "refused_before_running", lambda *args: None)  # no gate, no static check
     path = tmp_path / f"{notebook}.py"
     path.write_text("import numpy as np\n" + TRIPWIRE_ROUTES[notebook, exercise][route])
     graded = _by_name(grade_submission(path, config, sandbox))[exercise]
@@ -644,7 +658,7 @@ def test_pytorchs_own_layer_by_an_assembled_name_is_caught(notebook, sandbox, co
         pytest.skip("the tripwire runs in the sandboxed worker")
     import grader.grade
 
-    monkeypatch.setattr(grader.grade, "forbidden_uses", lambda source, names: [])
+    monkeypatch.setattr(grader.grade, "refused_before_running", lambda *args: None)  # no gate, no static check
     exercise, source = BUILT_IN_LAYERS[notebook]
     path = tmp_path / f"{notebook}.py"
     path.write_text(source)

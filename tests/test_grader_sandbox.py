@@ -49,6 +49,24 @@ def box():
         yield sandbox
 
 
+@pytest.fixture(scope="module")
+def unguarded_box():
+    """Without the answer's own guards (audit hook, seccomp), which stop a fork at once: for the walls
+    behind them (the process limit)."""
+    require_bwrap()
+    with Sandbox(isolate=True, memory_mb=1024, guard=False) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(autouse=True)
+def _no_gate(monkeypatch):
+    """These tests are about the sandbox's walls: the static gate, which would refuse most of their
+    answers before they run (tests/test_grader_gate.py), is out of the way."""
+    import grader.grade
+
+    monkeypatch.setattr(grader.grade, "refused_before_running", lambda *args: None)
+
+
 def probe(box: Sandbox, body: str, time_limit: float = 20.0, n_calls: int = 1):
     """Run ``def softmax(scores, axis=-1): <body>`` as an answer; return what each call returned."""
     answer = "import os, sys, json, socket, glob\n" + "def softmax(scores, axis=-1):\n" + textwrap.indent(textwrap.dedent(body), "    ")
@@ -113,7 +131,7 @@ def test_file_system_shows_no_repository_solutions_home_or_other_jobs(box):
     ''', time_limit=60)
     assert not any(seen["found"].values()), seen["found"]  # (a non-empty list of repository files is true too)
     assert seen["hits"] == [], seen["hits"]
-    assert len(seen["jobs"]) == 1 and seen["cwd"] == f"/jobs/{seen['jobs'][0]}/work", seen  # only its own job
+    assert len(seen["jobs"]) == 1 and seen["cwd"] == f"/scratch/{seen['jobs'][0]}", seen  # only its own job
     assert seen["code"] == ["course", "grader"]
     assert not {"home", "srv", "mnt", "media", "var"} & set(seen["root"]), seen["root"]
 
@@ -128,20 +146,48 @@ def test_environment_does_not_name_grading(box):
 
 
 def test_only_the_jobs_own_folder_is_writable(box):
+    """Its working folder (on the size-limited scratch tmpfs) and nothing else: not even a new file
+    in its job folder, where it may only write its own outputs (as root; see the README)."""
     (written,) = probe(box, '''
         results = {}
-        for folder in ["/tmp", "/dev/shm", "/jobs", "/opt/grader-code/grader", "/", os.path.dirname(np.__file__),
-                       os.path.dirname(os.__file__), "..", "."]:
+        job = "/jobs/" + os.path.basename(os.getcwd())
+        for folder in ["/tmp", "/dev/shm", "/jobs", job, job + "/course", "/opt/grader-code/grader", "/",
+                       os.path.dirname(np.__file__), os.path.dirname(os.__file__), "."]:
             try:
                 with open(os.path.join(folder, "planted.txt"), "w") as f:
                     f.write("x")
                 results[folder] = True
             except OSError:
                 results[folder] = False
+        try:
+            with open(os.path.join(job, "result.json"), "w") as f:  # its own output: allowed
+                f.write("{}")
+            results["own output"] = True
+        except OSError:
+            results["own output"] = False
         return results
     ''')
-    assert written.pop(".") is True and written.pop("..") is True  # its own job folder
-    assert not any(written.values()), written
+    assert written.pop(".") is True and written.pop("own output") is True
+    if os.getuid() == 0:
+        assert not any(written.values()), written
+    else:  # an unprivileged grader's sandbox: the job folder is the worker's own (README)
+        assert not any(v for k, v in written.items() if not k.startswith("/jobs/")), written
+
+
+def test_the_scratch_space_is_limited(box):
+    """An answer that fills its working folder stops at the scratch tmpfs's size, not the host's disk."""
+    (out,) = probe(box, '''
+        chunk, written = b"x" * 2**20, 0
+        try:
+            for i in range(4096):
+                with open(f"fill-{i}", "wb") as f:
+                    f.write(chunk * 16)
+                written += 16
+        except OSError as exc:
+            return {"written_mb": written, "error": type(exc).__name__}
+        return {"written_mb": written, "error": None}
+    ''', time_limit=60)
+    assert out["error"] == "OSError" and out["written_mb"] <= sandbox_module.SCRATCH_BYTES // 2**20, out
 
 
 def test_an_installation_under_tmp_is_seen_and_tmp_stays_read_only(monkeypatch):
@@ -250,7 +296,8 @@ PLANTER = '''
 import os, sys
 def softmax(scores, axis=-1):
     planted = []
-    for folder in [".", "..", os.environ.get("TMPDIR", "."), os.environ.get("HOME", "."), "/tmp", "/dev/shm", "/jobs", *sys.path]:
+    job = "/jobs/" + os.path.basename(os.getcwd())
+    for folder in [".", "..", job, os.environ.get("TMPDIR", "."), os.environ.get("HOME", "."), "/tmp", "/dev/shm", "/jobs", *sys.path]:
         for name in ("json.py", "numpy_patch.py", "secret_note.txt"):
             try:
                 with open(os.path.join(folder, name), "w") as f:
@@ -281,7 +328,8 @@ def softmax(scores, axis=-1):
     import json
     if not json.__file__.startswith(os.path.dirname(os.__file__)):
         seen.append("json shadowed: " + json.__file__)
-    others = [d for d in os.listdir("/jobs") if not os.getcwd().startswith("/jobs/" + d)]
+    others = [d for d in os.listdir("/jobs") if d != os.path.basename(os.getcwd())]
+    others += [d for d in os.listdir("..") if d != os.path.basename(os.getcwd())]
     if seen or others:
         return np.full_like(scores, 0.5)  # wrong on purpose: what this submission saw costs it the marks
     e = np.exp(scores - scores.max(axis=axis, keepdims=True))
@@ -324,7 +372,7 @@ def test_forged_pickle_result_is_never_unpickled(box):
             def __reduce__(self):
                 return (os.system, ("touch {marker}",))
         def softmax(scores, axis=-1):
-            job = os.path.dirname(os.getcwd())
+            job = "/jobs/" + os.path.basename(os.getcwd())
             array = np.empty(1, dtype=object)
             array[0] = Payload()
             np.savez(os.path.join(job, "result.npz"), a0=array)
@@ -346,7 +394,7 @@ def test_forged_json_with_trusted_only_objects_is_rejected(box, forged):
     answer = textwrap.dedent(f'''
         import os, numpy as np
         def softmax(scores, axis=-1):
-            job = os.path.dirname(os.getcwd())
+            job = "/jobs/" + os.path.basename(os.getcwd())
             np.savez(os.path.join(job, "result.npz"))
             with open(os.path.join(job, "result.json"), "w") as f:
                 f.write({forged!r})
@@ -356,21 +404,61 @@ def test_forged_json_with_trusted_only_objects_is_rejected(box, forged):
     assert job.result is None and any("could not be read" in n for n in job.notes), (job.result, job.notes)
 
 
-def test_result_files_are_never_read_through_links_or_fifos(box):
-    answer = textwrap.dedent('''
-        import os, numpy as np
-        def softmax(scores, axis=-1):
-            job = os.path.dirname(os.getcwd())
-            os.symlink("/etc/hostname", os.path.join(job, "result.json"))
-            os.mkfifo(os.path.join(job, "result.npz"))
-            os.unlink(os.path.join(job, "stdout.txt"))
-            os.mkfifo(os.path.join(job, "stdout.txt"))
-            os._exit(0)
-    ''')
+def test_result_files_are_never_read_through_links_or_fifos(tmp_path):
+    """What the trusted side reads from a job folder: never through a link, never a FIFO (where the
+    answer may replace its output files: an unprivileged grader's sandbox, or a grader without one)."""
+    from grader.isolation import wire
+
+    (tmp_path / "result.json").symlink_to("/etc/hostname")
+    os.mkfifo(tmp_path / "result.npz")
+    os.mkfifo(tmp_path / "stdout.txt")
     started = time.monotonic()
-    job = box.run("softmax", PROBE_SETUP, answer, [Call(args=(np.zeros(2),))], [], 20.0)
-    assert time.monotonic() - started < 15, "reading a FIFO blocked the trusted side"
-    assert job.result is None and job.stdout == "", (job.result, job.stdout)
+    with pytest.raises(OSError):
+        wire.load(tmp_path / "result", trusted=False)
+    (tmp_path / "result.json").unlink()
+    (tmp_path / "result.json").write_text("{}")
+    with pytest.raises(ValueError, match="not a regular file"):
+        wire.load(tmp_path / "result", trusted=False)
+    assert sandbox_module._read_head(tmp_path / "stdout.txt") == ""
+    assert time.monotonic() - started < 5, "reading a FIFO blocked the trusted side"
+
+
+def test_the_answer_cannot_replace_its_output_files(box):
+    """As root the job folder is the grader's: the answer's links and FIFOs cannot even be made there."""
+    if os.getuid() != 0:
+        pytest.skip("an unprivileged grader's sandbox owns its job folder (test above: the reading side holds)")
+    (out,) = probe(box, '''
+        job = "/jobs/" + os.path.basename(os.getcwd())
+        done = []
+        for action in (lambda: os.unlink(job + "/result.json"), lambda: os.symlink("/etc/hostname", job + "/link"),
+                       lambda: os.mkfifo(job + "/fifo"), lambda: os.rename(job + "/stdout.txt", job + "/moved")):
+            try:
+                action()
+                done.append(True)
+            except OSError:
+                done.append(False)
+        return done
+    ''')
+    assert out == [False, False, False, False], out
+
+
+def test_a_compressed_or_inflated_result_is_refused(tmp_path):
+    """A few kilobytes of deflate could inflate to gigabytes in the grading process: only stored
+    archives are read from the answer's side."""
+    import zipfile
+
+    from grader.isolation import wire
+
+    (tmp_path / "result.json").write_text('{"calls": [{"ok": true, "value": {"__nd__": "a0"}}], "notes": []}')
+    with zipfile.ZipFile(tmp_path / "result.npz", "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        buffer = __import__("io").BytesIO()
+        np.save(buffer, np.zeros(2**20))  # 8 MiB of zeros: about 8 KiB compressed
+        archive.writestr("a0.npy", buffer.getvalue())
+    assert (tmp_path / "result.npz").stat().st_size < 100_000
+    with pytest.raises(ValueError, match="compressed"):
+        wire.load(tmp_path / "result", trusted=False)
+    wire.save(tmp_path / "plain", {"calls": [{"ok": True, "value": np.zeros(3)}], "notes": []})
+    assert wire.load(tmp_path / "plain", trusted=False)["calls"][0]["value"].shape == (3,)
 
 
 # ------------------------------------------------------------------------------ processes
@@ -397,23 +485,25 @@ def _fork_bomb_costs_one_exercise(box, tmp_path):
     assert by_name["masked_softmax"].earned == by_name["masked_softmax"].points > 0
 
 
-def test_fork_bomb_is_contained_by_the_limit_this_host_offers(box, tmp_path):
-    """cgroup v1 pids, a delegated cgroup v2, or RLIMIT_NPROC: never skipped."""
-    _fork_bomb_costs_one_exercise(box, tmp_path)
+def test_fork_bomb_is_contained_by_the_limit_this_host_offers(unguarded_box, tmp_path):
+    """cgroup v1 pids, a delegated cgroup v2, or RLIMIT_NPROC: never skipped (without the audit hook,
+    which would refuse the first fork)."""
+    _fork_bomb_costs_one_exercise(unguarded_box, tmp_path)
 
 
 def test_fork_bomb_is_contained_without_any_cgroup(tmp_path, monkeypatch):
     """The fallback a normal user gets: RLIMIT_NPROC on the sandbox's uid."""
     require_bwrap()
     monkeypatch.setattr(sandbox_module, "make_pids_cgroup", lambda *a, **k: None)
-    with Sandbox(isolate=True, memory_mb=1024) as no_cgroup:
+    with Sandbox(isolate=True, memory_mb=1024, guard=False) as no_cgroup:
         assert no_cgroup.cgroup is None
         _fork_bomb_costs_one_exercise(no_cgroup, tmp_path)
 
 
-def test_a_process_limit_is_in_force(box):
-    """The same fork bomb, counted: at most PIDS_MAX processes at a time."""
-    (count,) = probe(box, '''
+def test_a_process_limit_is_in_force(unguarded_box):
+    """The same fork bomb, counted: at most PIDS_MAX processes at a time (without the audit hook,
+    which refuses the first fork: this is the wall behind it)."""
+    (count,) = probe(unguarded_box, '''
         import time
         children = 0
         for _ in range(500):

@@ -26,13 +26,18 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import wire
+from . import guard, twins, wire
 from ..core import Call
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 COURSE_DIR = PACKAGE_DIR.parent / "course"
 SANDBOX_CODE = "/opt/grader-code"  # where grader/ and course/ appear inside the sandbox
 SANDBOX_JOBS = "/jobs"  # where the job folders appear inside the sandbox
+SANDBOX_SCRATCH = "/scratch"  # a size-limited tmpfs: the answers' working folders
+SCRATCH_BYTES = 64 * 2**20
+# What the answer's process may write in its job folder (each file at most FILE_LIMIT bytes); as root
+# the folder itself is the grader's, so nothing else can be created there.
+OUTPUT_FILES = ("stdout.txt", "stderr.txt", "result.json", "result.npz")
 SANDBOX_UID = 65534  # "nobody": the student's code runs as this uid
 PIDS_MAX = 64
 NOT_ISOLATED_WARNING = (
@@ -45,7 +50,7 @@ BOOTSTRAP = "import sys; sys.path.insert(0, {code!r}); from grader.isolation.wor
 
 @dataclass
 class JobResult:
-    status: str  # finished | timeout | crashed | worker_lost
+    status: str  # finished | timeout (CPU) | wall_timeout | crashed | refused (the audit hook) | worker_lost
     code: int | None = None
     elapsed: float = 0.0
     result: dict | None = None
@@ -53,6 +58,9 @@ class JobResult:
     stderr: str = ""
     notes: list[str] = field(default_factory=list)
     forbidden: list[str] = field(default_factory=list)  # forbidden built-ins the answer called
+    withheld: list[str] = field(default_factory=list)  # withheld course pieces it reached ("given.attention")
+    refused: list[str] = field(default_factory=list)  # what the audit hook stopped it doing ("gc.get_objects")
+    cpu: float = 0.0  # CPU seconds of the answer's process and its descendants
 
 
 def bwrap_path() -> str | None:
@@ -109,15 +117,20 @@ def _copy_font_cache(target: Path) -> None:
 class Sandbox:
     """One worker process for a batch of submissions; start it once, run many jobs, one at a time."""
 
-    def __init__(self, isolate: bool = True, memory_mb: int = 2048):
+    def __init__(self, isolate: bool = True, memory_mb: int = 2048, guard: bool = True):
+        """``guard=False`` leaves out the answer's own guards (the seccomp filter and the audit hook:
+        :mod:`grader.isolation.guard`): only for tests of the walls behind them."""
         self.isolate = isolate and bwrap_path() is not None
         self.wanted_isolation = isolate
         self.memory_mb = memory_mb
+        self.guard = guard
         remove_leftovers()
         self.root = Path(tempfile.mkdtemp(prefix=f"grader-sandbox-{os.getpid()}-"))  # 0700, ours
         self.jobs = self.root / "jobs"
         self.jobs.mkdir()
         os.chmod(self.jobs, 0o755)
+        # course/ without the modules that hold working versions of exercises: each job brings its own
+        self.course = twins.stage_course(self.root / "course")
         # As root, the worker becomes uid 65534 inside the sandbox (no user namespace is needed, so the
         # uid is a real, unprivileged one); otherwise the sandbox runs as us, mapped to 65534.
         self.as_root = os.getuid() == 0
@@ -150,9 +163,11 @@ class Sandbox:
                 "--unshare-cgroup-try", *identity, "--die-with-parent", "--new-session", "--as-pid-1",
                 "--clearenv", "--proc", "/proc", "--dev", "/dev",
                 "--tmpfs", "/tmp", "--tmpfs", "/dev/shm",
+                # the answers' cwd, HOME and TMPDIR: one folder per job, all of them together at most this big
+                "--perms", "1777", "--size", str(SCRATCH_BYTES), "--tmpfs", SANDBOX_SCRATCH,
                 *_mount_args(_ro_paths(), [f"{SANDBOX_CODE}/grader", f"{SANDBOX_CODE}/course", SANDBOX_JOBS]),
                 "--ro-bind", str(PACKAGE_DIR), f"{SANDBOX_CODE}/grader",
-                "--ro-bind", str(COURSE_DIR), f"{SANDBOX_CODE}/course",
+                "--ro-bind", str(self.course), f"{SANDBOX_CODE}/course",
                 "--bind", str(self.jobs), SANDBOX_JOBS,
                 # read-only only now: a Python or a checkout under /tmp needs its folders made in it first
                 "--remount-ro", "/tmp", "--remount-ro", "/dev/shm",
@@ -174,7 +189,7 @@ class Sandbox:
                 if link.is_symlink():
                     link.unlink()
             (code_root / "grader").symlink_to(PACKAGE_DIR)
-            (code_root / "course").symlink_to(COURSE_DIR)
+            (code_root / "course").symlink_to(self.course)
             env.update(TMPDIR=str(scratch), MPLCONFIGDIR=str(scratch / "matplotlib"))
             command = [sys.executable, "-I", "-B", "-c", BOOTSTRAP.format(code=str(code_root)), "--jobs", str(self.jobs)]
             popen_env = env
@@ -247,39 +262,48 @@ class Sandbox:
             time_limit: float, forbidden: tuple[str, ...] = ()) -> JobResult:
         """Run one exercise's calls in a fresh child of the worker; return plain data.
 
+        ``time_limit`` is in seconds of CPU; the wall-clock limit is :func:`wall_limit` of it.
         ``forbidden``: keys of :data:`grader.isolation.forbidden.FAMILIES` the tripwire watches for."""
         if self.process is None or self.process.poll() is not None:
             self.close_process_only()
             self.start()
         name = f"{exercise}-{uuid.uuid4().hex[:12]}"
-        job = self._private_dir(self.jobs / name)
-        self._private_dir(job / "work")
+        job = self._private_dir(self.jobs / name)  # as root, the grader's: the answer writes only OUTPUT_FILES
+        course = self._private_dir(job / "course")
+        for module, source in twins.course_view(exercise).items():
+            (course / f"{module}.py").write_text(source, encoding="utf-8")
         wire.save(job / "job", {"setup": setup, "answer": answer, "deps": [list(d) for d in deps], "calls": calls})
-        self._give_away(job)
-        self._give_away(job / "work")
-        request = {"job": name, "exercise": exercise, "time_limit": time_limit, "memory_mb": self.memory_mb,
-                   "nproc": None if self.cgroup is not None else _process_limit(), "families": list(forbidden)}
+        for output in OUTPUT_FILES:
+            (job / output).touch(mode=0o644)
+            self._give_away(job / output)
+        request = {"job": name, "exercise": exercise, "time_limit": time_limit, "wall_limit": wall_limit(time_limit),
+                   "memory_mb": self.memory_mb, "nproc": None if self.cgroup is not None else _process_limit(),
+                   "families": list(forbidden), "guard": self.guard,
+                   "scratch": SANDBOX_SCRATCH if self.isolate else None}
         try:
-            return self._exchange(job, request, time_limit)
+            return self._exchange(job, request, wall_limit(time_limit))
         finally:
             self._wipe_jobs()
 
-    def _exchange(self, job: Path, request: dict, time_limit: float) -> JobResult:
+    def _exchange(self, job: Path, request: dict, wall: float) -> JobResult:
         try:
             self.process.stdin.write(json.dumps(request) + "\n")
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             return JobResult("worker_lost", notes=["the grading worker died; it was restarted"])
-        line = self._read_line(timeout=time_limit + 30)
+        line = self._read_line(timeout=wall + 30)
         if line is None:
             self.close_process_only()
             return JobResult("worker_lost", notes=["the grading worker stopped answering; it was restarted"])
         fate = json.loads(line)
-        out = JobResult(fate["status"], fate.get("code"), fate.get("elapsed", 0.0))
-        out.forbidden = [str(name) for name in fate.get("forbidden", [])][:10]
+        out = JobResult(fate["status"], fate.get("code"), fate.get("elapsed", 0.0), cpu=fate.get("cpu", 0.0))
+        reports = [str(name)[:200] for name in fate.get("reports", [])]
+        out.refused = [r[len(guard.PREFIX):] for r in reports if r.startswith(guard.PREFIX)][:10]
+        out.withheld = [r[len(twins.REPORT_PREFIX):] for r in reports if r.startswith(twins.REPORT_PREFIX)][:10]
+        out.forbidden = [r for r in reports if not r.startswith((guard.PREFIX, twins.REPORT_PREFIX))][:10]
         out.stdout = _read_head(job / "stdout.txt")
         out.stderr = _read_head(job / "stderr.txt")
-        if (job / "result.json").exists() or (job / "result.npz").exists():
+        if _size(job / "result.json") or _size(job / "result.npz"):
             try:
                 out.result = wire.load(job / "result", trusted=False)
             except Exception as exc:  # a malformed result is the answer's problem
@@ -430,6 +454,19 @@ def _process_limit() -> int:
         except OSError:
             pass
     return mine + PIDS_MAX
+
+
+def wall_limit(time_limit: float) -> float:
+    """Seconds of wall clock an answer gets for ``time_limit`` seconds of CPU: twice, and 5 more (an
+    answer that sleeps or waits uses no CPU; one that computes is stopped by its CPU time)."""
+    return 2 * time_limit + 5
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.lstat(path).st_size
+    except OSError:
+        return 0
 
 
 def _read_head(path: Path, limit: int = 4000) -> str:

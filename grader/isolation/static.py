@@ -4,6 +4,8 @@ from __future__ import annotations
 import ast
 import textwrap
 
+from . import gate, twins
+
 
 def forbidden_uses(source: str, forbidden: tuple[str, ...]) -> list[str]:
     """Forbidden names used as attributes (``F.layer_norm``), imported names, or strings
@@ -51,3 +53,21 @@ def signature_problem(source: str, name: str, expected: tuple[str, ...]) -> str:
     what = f"{name}.__init__" if isinstance(node, ast.ClassDef) else name
     return (f"your {what} takes ({', '.join(params)}) but the exercise expects ({', '.join(expected)}): "
             "keep the parameter names and order of the stub, the checks call them by name")
+
+
+def refused_before_running(exercise, answer: str, deps=()) -> tuple[str, str] | None:
+    """(status, message) when the answer may not run at all: the static gate refuses it (flagged),
+    it names a withheld working version of the exercise, or a forbidden built-in (forbidden). The
+    answers it calls count too: an EncoderBlock may not lean on a MultiHeadAttention that wraps
+    nn.MultiheadAttention. One function for every route (grade, check(), nbgrader)."""
+    sources = [answer, *(source for _, source in deps)]
+    found = [r for source in sources for r in gate.refusals(source)]
+    if found:
+        return "flagged", gate.describe(found)
+    named = sorted({name for source in sources for name in twins.named_in(source, exercise.name)})
+    if named:
+        return "forbidden", twins.withheld(exercise.name)[named[0]].message(exercise.name)
+    uses = forbidden_uses("\n\n".join(sources), exercise.forbidden_names)
+    if uses:
+        return "forbidden", f"this exercise is to write it yourself; the answer uses {', '.join(uses)}"
+    return None

@@ -9,6 +9,7 @@ import dataclasses
 import json
 import os
 import stat
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -68,15 +69,23 @@ def decode(value: Any, arrays, trusted: bool) -> Any:
     raise ValueError(f"unexpected value of type {type(value).__name__}")
 
 
-def save(path_stem: Path, value: Any) -> None:
-    """Write ``stem.json`` + ``stem.npz`` atomically (rename into place)."""
+def save(path_stem: Path, value: Any, in_place: bool = False) -> None:
+    """Write ``stem.json`` + ``stem.npz``: atomically (a temporary file renamed into place), or
+    ``in_place`` into files that already exist (the answer's process, which may create no file in
+    its job folder; the trusted side reads them only after that process has ended)."""
     arrays: dict[str, np.ndarray] = {}
-    doc = encode(value, arrays)
+    doc = json.dumps(encode(value, arrays))
+    if in_place:
+        for suffix, write in ((".npz", lambda f: np.savez(f, **arrays)), (".json", lambda f: f.write(doc.encode()))):
+            fd = os.open(path_stem.with_suffix(suffix), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+            with os.fdopen(fd, "wb") as f:
+                write(f)
+        return
     npz_tmp = path_stem.with_name(path_stem.name + ".tmp.npz")
     np.savez(npz_tmp, **arrays)
     os.replace(npz_tmp, path_stem.with_suffix(".npz"))
     json_tmp = path_stem.with_name(path_stem.name + ".tmp.json")
-    json_tmp.write_text(json.dumps(doc))
+    json_tmp.write_text(doc)
     os.replace(json_tmp, path_stem.with_suffix(".json"))
 
 
@@ -96,10 +105,27 @@ def _open_plain_file(path: Path, limit: int):
 
 def load(path_stem: Path, trusted: bool) -> Any:
     """Read ``stem.json`` + ``stem.npz``. Arrays never unpickle (``allow_pickle=False``); with
-    ``trusted=False`` only plain data decodes."""
+    ``trusted=False`` only plain data decodes, and the archive must be stored, not compressed, its
+    members at most :data:`MAX_NPZ_BYTES` together (a few kilobytes of deflate can inflate to
+    gigabytes in this process)."""
     json_path, npz_path = path_stem.with_suffix(".json"), path_stem.with_suffix(".npz")
     with _open_plain_file(json_path, MAX_JSON_BYTES) as f:
         doc = json.loads(f.read().decode("utf-8"))
-    with _open_plain_file(npz_path, MAX_NPZ_BYTES) as f, np.load(f, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
+    with _open_plain_file(npz_path, MAX_NPZ_BYTES) as f:
+        if not trusted:
+            _check_stored(f)
+        with np.load(f, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
     return decode(doc, arrays, trusted)
+
+
+def _check_stored(f) -> None:
+    """Refuse an archive the untrusted side compressed, or whose members claim more than
+    :data:`MAX_NPZ_BYTES` in all (``np.savez`` stores members as they are)."""
+    with zipfile.ZipFile(f) as archive:
+        members = archive.infolist()
+        if any(m.compress_type != zipfile.ZIP_STORED for m in members):
+            raise ValueError("compressed arrays are not accepted from the answer's side")
+        if sum(m.file_size for m in members) > MAX_NPZ_BYTES:
+            raise ValueError("the arrays are too large")
+    f.seek(0)

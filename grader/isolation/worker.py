@@ -24,16 +24,21 @@ import errno
 import json
 import os
 import resource
+import shutil
 import signal
 import sys
 import tempfile
 import time
 import traceback
+import types
 import warnings
 from pathlib import Path
 
+from . import guard, twins
+
 PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 38, 36
-REPORT_FD = 3  # the child's end of the forbidden-call pipe
+REPORT_FD = 3  # the child's end of the report pipe (forbidden calls, withheld pieces, the guard)
+FILE_LIMIT = 32 * 2**20  # bytes per file the answer's process may write (RLIMIT_FSIZE)
 
 
 def _prctl(option: int, value: int) -> None:
@@ -58,7 +63,7 @@ def _vm_bytes() -> int:
         return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _child(job: Path, request: dict, report_fd: int) -> None:
+def _child(job: Path, request: dict, report_fd: int, scratch: Path) -> None:
     """Runs in the forked child; never returns."""
     import torch
 
@@ -73,12 +78,11 @@ def _child(job: Path, request: dict, report_fd: int) -> None:
             out = os.open(job / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
             os.dup2(out, fd)
         os.closerange(REPORT_FD + 1, 1024)
-        work = job / "work"  # the answer's private world: cwd, HOME, TMPDIR
-        os.chdir(work)
-        os.environ.update(HOME=str(work), TMPDIR=str(work))
+        os.chdir(scratch)  # the answer's private world: cwd, HOME, TMPDIR (size-limited in the sandbox)
+        os.environ.update(HOME=str(scratch), TMPDIR=str(scratch))
         tempfile.tempdir = None
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a huge print fails with an error, not a kill
-        resource.setrlimit(resource.RLIMIT_FSIZE, (32 * 2**20, 32 * 2**20))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         cpu_seconds = int(request["time_limit"]) + 1
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
@@ -92,23 +96,31 @@ def _child(job: Path, request: dict, report_fd: int) -> None:
         torch.set_num_threads(1)
         sys.stdout = open(1, "w", buffering=1, closefd=False)
         sys.stderr = open(2, "w", buffering=1, closefd=False)
+        guarded = bool(request.get("guard", True))
+        walls = {"seccomp": guard.deny_syscalls() if guarded else False}
         spec = wire.load(job / "job", trusted=True)
-        result = _run(request["exercise"], spec, tuple(request.get("families", ())))
+        result = _run(request["exercise"], spec, tuple(request.get("families", ())), job, guarded)
+        result["walls"] = {**walls, **result.get("walls", {})}
     except BaseException as exc:  # noqa: BLE001  (anything at all: report it, never hang)
         result = {"fatal": f"{type(exc).__name__}: {exc}"[:500], "calls": [], "notes": []}
     try:
-        wire.save(job / "result", result)
+        wire.save(job / "result", result, in_place=True)
     finally:
         os._exit(0)
 
 
-def _run(exercise: str, spec: dict, families: tuple[str, ...]) -> dict:
+def _run(exercise: str, spec: dict, families: tuple[str, ...], job: Path, guarded: bool) -> dict:
     from .. import core
     from .tripwire import Tripwire
 
     notes: list[str] = []
-    namespace = {"__name__": "__answer__", "__builtins__": builtins}
-    result = {"calls": [], "notes": notes}
+    module = types.ModuleType("__answer__")  # a module of its own: dataclasses and pickle look classes up there
+    sys.modules["__answer__"] = module
+    namespace = module.__dict__
+    namespace["__builtins__"] = builtins
+    result = {"calls": [], "notes": notes, "walls": {}}
+    if (job / "course").is_dir():
+        twins.install_view(job / "course")  # the course's given modules without this exercise's twins
     tripwire = Tripwire(families, REPORT_FD)
     tripwire.install()  # before any cell runs: an alias taken at definition time is a recorder too
     with warnings.catch_warnings(record=True) as caught:
@@ -118,6 +130,9 @@ def _run(exercise: str, spec: dict, families: tuple[str, ...]) -> dict:
         except BaseException as exc:  # noqa: BLE001
             result["fatal"] = f"the notebook's setup cell failed: {type(exc).__name__}: {exc}"[:500]
             return result
+        if guarded:  # from here on, student code runs: the hook stays until this process ends
+            guard.install_audit_hook(REPORT_FD)
+            result["walls"]["audit_hook"] = True
         for dep_name, dep_source in spec.get("deps", []):
             try:  # earlier answers this one calls; their failure is theirs, not this exercise's
                 exec(compile(dep_source, f"<answer cell {dep_name}>", "exec"), namespace)
@@ -225,28 +240,39 @@ def _drain(fd: int) -> list[str]:
 
 
 def _serve_one(request: dict, jobs: Path) -> dict:
+    """Run one job in a fresh child and report its fate. The limit is on CPU time (the child's and
+    its descendants'), so that a busy neighbour cannot make an answer time out; a wall-clock limit
+    (``wall_limit``) stops answers that sleep or wait."""
     job = jobs / Path(request["job"]).name  # a name, never a path the request could point elsewhere
+    # the answer's cwd, HOME and TMPDIR: under the sandbox's size-limited tmpfs, else in the job folder
+    scratch = Path(request["scratch"]) / job.name if request.get("scratch") else job / "work"
+    scratch.mkdir(mode=0o700, exist_ok=True)
     time_limit = float(request["time_limit"])
+    wall_limit = float(request.get("wall_limit") or 2 * time_limit + 5)
     started = time.monotonic()
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
-        _child(job, request, write_end)
+        _child(job, request, write_end, scratch)
     os.close(write_end)
-    status, code = "finished", None
+    status, code, cpu, family, looked = "finished", None, 0.0, [], 0.0
     while True:
         done, wait_status = os.waitpid(pid, os.WNOHANG)
         if done:
             break
-        if time.monotonic() - started > time_limit:
+        now = time.monotonic()
+        if now - looked > 0.1:  # the process tree changes slowly next to 2 ms polls
+            family, looked = descendants(pid), now
+        cpu = cpu_seconds([pid, *family])
+        if cpu > time_limit or now - started > wall_limit:
             for kill in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
                 try:
                     kill()
                 except (ProcessLookupError, PermissionError):
                     pass
             os.waitpid(pid, 0)
-            status, wait_status = "timeout", None
+            status, wait_status = ("timeout" if cpu > time_limit else "wall_timeout"), None
             break
         time.sleep(0.002)
     if wait_status is not None:
@@ -254,8 +280,30 @@ def _serve_one(request: dict, jobs: Path) -> dict:
             status, code = "crashed", -os.WTERMSIG(wait_status)
         else:
             code = os.WEXITSTATUS(wait_status)
+            if code == guard.EXIT_REFUSED:
+                status = "refused"
     kill_descendants()
-    return {"status": status, "code": code, "elapsed": time.monotonic() - started, "forbidden": _drain(read_end)}
+    for entry in list(scratch.parent.iterdir()) if request.get("scratch") else [scratch]:
+        # the whole scratch space: whatever this job wrote anywhere in it is gone before the next one
+        shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+    return {"status": status, "code": code, "elapsed": time.monotonic() - started, "cpu": round(cpu, 3),
+            "reports": _drain(read_end)}
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time of these processes: their own, and that of their children they have reaped."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime, stime, cutime, cstime
+    return total / _TICKS
 
 
 def _warm_up() -> None:
@@ -273,8 +321,7 @@ def _warm_up() -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
     import matplotlib.pyplot  # noqa: F401
 
-    import course.data  # noqa: F401
-    import course.given  # noqa: F401
+    import course.data  # noqa: F401  (course.given, capstone and bench come per job: see twins)
     from torch.utils._python_dispatch import TorchDispatchMode  # noqa: F401  (the tripwire's kernel watch)
 
     with torch.no_grad():
