@@ -53,6 +53,7 @@ class Call:
     the result is the list of what each call returned (two training steps in a row).
     ``hardware``: during the call, torch reports these accelerators as available (and no others),
     so that pick_device's order is judged on every combination, whatever the grading machine has.
+    ``process``: in grading, each number is a process of its own (see :func:`processes`).
     """
 
     kind: str = "function"
@@ -67,7 +68,8 @@ class Call:
     dtype: str = "float64"
     post: str | None = None
     repeat: int = 1
-    hardware: dict | None = None  # {"cuda": bool, "mps": bool}: what torch reports during the call (pick_device)
+    hardware: dict | None = None  # {"cuda": bool, "mps": bool, "mps_built": bool}: what torch reports (pick_device)
+    process: int = 0  # calls with another number run in another process (a property pair: no memo can link them)
 
 
 # ---------------------------------------------------------------------------------------
@@ -173,36 +175,77 @@ def seed_torch(seed: int) -> None:
         torch.cuda.manual_seed_all(seed)
 
 
+# What torch reports while a call simulates hardware (None: the truth). See install_simulation().
+_SIMULATED: dict = {"hardware": None, "installed": False}
+
+
+def _probes(torch) -> list[tuple[object, str, Callable]]:
+    """(namespace, name, fake) for every probe a pick_device may ask; each fake answers from the
+    simulated hardware, or asks the original when nothing is simulated."""
+    def now():
+        return _SIMULATED["hardware"]
+
+    def cuda():
+        return bool(now().get("cuda"))
+
+    def mps():
+        return bool(now().get("mps"))
+
+    def accelerator():
+        return torch.device("cuda") if cuda() else torch.device("mps") if mps() else None
+
+    probes = [
+        (torch.cuda, "is_available", lambda original: lambda: cuda()),
+        (torch.cuda, "device_count", lambda original: lambda: int(cuda())),
+        (torch.cuda, "current_device", lambda original: lambda: 0 if cuda() else original()),
+        (torch.cuda, "get_device_name", lambda original: lambda *a, **k: "NVIDIA H100 80GB HBM3" if cuda() else original(*a, **k)),
+    ]
+    if getattr(torch.backends, "mps", None) is not None:
+        probes += [(torch.backends.mps, "is_available", lambda original: lambda: mps()),
+                   (torch.backends.mps, "is_built", lambda original: lambda: bool(now().get("mps_built", mps())))]
+    if getattr(torch, "accelerator", None) is not None:
+        probes += [(torch.accelerator, "is_available", lambda original: lambda: accelerator() is not None),
+                   (torch.accelerator, "current_accelerator", lambda original: lambda *a, **k: accelerator()),
+                   (torch.accelerator, "device_count", lambda original: lambda: int(accelerator() is not None))]
+    return [(space, name, make) for space, name, make in probes if hasattr(space, name)]
+
+
+def install_simulation() -> None:
+    """Replace torch's hardware probes, for the rest of this process, by functions that answer from
+    :func:`simulated_hardware` when it is active and ask the real probe otherwise. Installed before
+    the answer is defined (the grading worker does), the probes an answer holds are the same objects
+    in every call, simulated or not: there is no swap to notice."""
+    import torch
+
+    if _SIMULATED["installed"]:
+        return
+    for space, name, make in _probes(torch):
+        original = getattr(space, name)
+        fake = make(original)
+
+        def probe(*args, _fake=fake, _original=original, **kwargs):
+            return (_fake if _SIMULATED["hardware"] is not None else _original)(*args, **kwargs)
+
+        for attribute in ("__name__", "__qualname__", "__module__", "__doc__"):
+            setattr(probe, attribute, getattr(original, attribute, None))
+        setattr(space, name, probe)
+    _SIMULATED["installed"] = True
+
+
 @contextlib.contextmanager
 def simulated_hardware(hardware: dict | None):
-    """While the answer runs, make torch report the given accelerators: ``torch.cuda.is_available``,
-    ``device_count``, ``torch.backends.mps.is_available``/``is_built`` and, where it exists,
-    ``torch.accelerator``. Restored afterwards. A no-op for ``None``."""
+    """While the answer runs, torch reports the given accelerators: ``{"cuda": bool, "mps": bool,
+    "mps_built": bool}`` (MPS built into PyTorch but not usable: an old macOS). A no-op for ``None``.
+    Installs :func:`install_simulation` first where the worker has not."""
     if hardware is None:
         yield
         return
-    import torch
-
-    cuda, mps = bool(hardware.get("cuda")), bool(hardware.get("mps"))
-    accelerator = torch.device("cuda") if cuda else torch.device("mps") if mps else None
-    patches = [(torch.cuda, "is_available", lambda: cuda), (torch.cuda, "device_count", lambda: int(cuda))]
-    if getattr(torch.backends, "mps", None) is not None:
-        patches += [(torch.backends.mps, "is_available", lambda: mps), (torch.backends.mps, "is_built", lambda: mps)]
-    if getattr(torch, "accelerator", None) is not None:
-        patches += [(torch.accelerator, "is_available", lambda: accelerator is not None),
-                    (torch.accelerator, "current_accelerator", lambda *a, **k: accelerator)]
-    saved = [(space, name, getattr(space, name)) for space, name, _ in patches if hasattr(space, name)]
-    for space, name, fake in patches:
-        if hasattr(space, name):
-            original = getattr(space, name)
-            for attribute in ("__name__", "__qualname__", "__module__", "__doc__"):
-                setattr(fake, attribute, getattr(original, attribute, None))
-            setattr(space, name, fake)
+    install_simulation()
+    _SIMULATED["hardware"] = dict(hardware)
     try:
         yield
     finally:
-        for space, name, original in saved:
-            setattr(space, name, original)
+        _SIMULATED["hardware"] = None
 
 
 def _post_grad(result, module, args, kwargs):
@@ -232,9 +275,9 @@ def _post_train_step(result, module, args, kwargs):
 
 
 def _post_evaluate(result, module, args, kwargs):
-    """After a student's evaluate: the accuracy and whether the model's mode was restored."""
+    """After a student's evaluate: the accuracy and the mode of the model and of every submodule."""
     model = args[0]
-    return {"accuracy": result, "training_after": model.training}
+    return {"accuracy": result, "training_after": [m.training for m in model.modules()]}
 
 
 def _post_device(result, module, args, kwargs):
@@ -255,11 +298,34 @@ POSTPROCESS: dict[str, Callable] = {
 }
 
 
+@dataclass(frozen=True)
+class DeviceValue:
+    """A ``torch.device`` as plain data ("cuda", "cuda:0", "cpu"). Its own type on the wire, so that
+    a dict returned by an answer can never pass for one."""
+
+    name: str
+
+    @property
+    def type(self) -> str:
+        return self.name.split(":", 1)[0]
+
+    def __str__(self) -> str:
+        return f"torch.device({self.name!r})"
+
+
+def processes(calls: list[Call]) -> list[list[int]]:
+    """The calls' indices grouped by :attr:`Call.process`, in order of first appearance."""
+    groups: dict[int, list[int]] = {}
+    for index, call in enumerate(calls):
+        groups.setdefault(call.process, []).append(index)
+    return list(groups.values())
+
+
 def to_plain(value: Any) -> Any:
     """Turn a returned value into plain data: numpy arrays (exact ``np.ndarray``, never a
     subclass), Python scalars, strings, lists and dicts. Anything else is an error the
     student must see ("returned a <type>")."""
-    if value is None or isinstance(value, (bool, str)):
+    if value is None or isinstance(value, (bool, str, DeviceValue)):
         return value
     if isinstance(value, (int, float)) and type(value) in (int, float, bool):
         return value
@@ -277,7 +343,7 @@ def to_plain(value: Any) -> Any:
                 tensor = tensor.float()
             return np.array(tensor.numpy(), subok=False, copy=True)
         if isinstance(value, torch.device):
-            return {"__device__": str(value)}
+            return DeviceValue(str(value))
     if type(value) in (list, tuple):
         return [to_plain(v) for v in value]
     if type(value) is dict:
@@ -394,6 +460,9 @@ def compare(actual: Any, expected: Any, path: str = "output",
             return Comparison(False, f"{path}: {int(bad.sum())} of {bad.size} values differ "
                                      f"(max abs error {max_abs:.3g}), first at index {index}", metrics)
         return Comparison(True, metrics=metrics)
+    if isinstance(expected, DeviceValue):
+        ok = isinstance(actual, DeviceValue) and actual.type == expected.type
+        return Comparison(ok, "" if ok else f"{path}: expected {expected}, got {_describe(actual)}")
     if isinstance(expected, bool) or expected is None or isinstance(expected, str):
         ok = type(actual) is type(expected) and actual == expected
         return Comparison(ok, "" if ok else f"{path}: expected {expected!r}, got {_describe(actual)}")
@@ -413,7 +482,7 @@ def compare(actual: Any, expected: Any, path: str = "output",
         diff = abs(actual - expected) if math.isfinite(actual) else math.inf
         allowed = atol + rtol * abs(expected)
         metrics = {"max_abs_error": diff}
-        if math.isfinite(diff):
+        if math.isfinite(diff) and allowed > 0:
             metrics["tolerance_used"] = diff / allowed
         ok = diff <= allowed
         return Comparison(ok, "" if ok else f"{path}: expected {expected:.6g}, got {actual:.6g}", metrics)
@@ -454,6 +523,8 @@ def _merge_metrics(a: dict, b: dict) -> dict:
 
 
 def _describe(value: Any) -> str:
+    if isinstance(value, DeviceValue):
+        return str(value)
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} (dtype {value.dtype})"
     if isinstance(value, list):

@@ -62,20 +62,92 @@ def classifier(weights, biases, dropout: float = 0.0, training: bool = True):
     return model.train(training)
 
 
-def batch(*parts):
-    """``(*inputs, labels)`` as tensors: float inputs in float64, integer labels in int64."""
+def batch(*parts, elsewhere: bool = False):
+    """``(*inputs, labels)`` as tensors: float inputs in float64, integer labels in int64;
+    ``elsewhere``: on another device than the model (:func:`elsewhere_class`)."""
     import torch
 
     out = []
     for part in parts:
         array = np.asarray(part)
         dtype = np.int64 if np.issubdtype(array.dtype, np.integer) else np.float64
-        out.append(torch.from_numpy(np.array(array, dtype=dtype)))
+        tensor = torch.from_numpy(np.array(array, dtype=dtype))
+        out.append(tensor.as_subclass(elsewhere_class()) if elsewhere else tensor)
     return tuple(out)
 
 
-def train_setup(weights, biases, batch_parts, dropout=0.0, training=True, optimizer="sgd", lr=0.1, momentum=0.0):
-    """The arguments of ``train_step``: (model, batch, optimizer bound to the model, loss_fn)."""
+@lru_cache(maxsize=None)
+def elsewhere_class():
+    """Tensors on "another device" than the model, on a machine that has only a CPU.
+
+    Like a batch on the CPU for a model on a GPU (or the reverse), such a tensor works with tensors
+    of its own device, and any operation that mixes it with the model's tensors fails with PyTorch's
+    own message ("Expected all tensors to be on the same device"). Moving it to the model's device
+    (``.to(device)``, ``.to(device=...)``, ``.cpu()``, ``torch.as_tensor(t, device=device)``) gives a
+    plain tensor; ``.to(dtype)`` alone keeps it where it is. Its ``.device`` says ``meta``, a
+    device that is not the model's. So an answer that forgets to move the batch fails here as it
+    would on a real GPU, whatever machine grades it."""
+    import torch
+
+    model_device = torch.device("cpu")
+    convert = torch._tensor._convert  # what Tensor.__torch_function__ uses to keep a subclass
+    # Answers about the tensor itself (no data of another device is mixed in): as on any device.
+    metadata = {"size", "dim", "numel", "__len__", "__repr__", "__format__", "is_floating_point", "element_size",
+                "nelement", "ndimension", "__bool__", "tolist", "item", "__index__", "__int__", "__float__",
+                "__hash__", "__deepcopy__", "__reduce_ex__", "stride", "storage_offset", "is_contiguous", "get_device"}
+
+    def target(func, args, kwargs):
+        """The device a move asks for, or None when the call is not a move."""
+        name = getattr(func, "__name__", "")
+        if name in ("cpu", "cuda", "mps"):
+            return torch.device("cpu" if name == "cpu" else name)
+        if name in ("to", "as_tensor", "tensor", "asarray"):
+            for value in [*args[1:], kwargs.get("device"), kwargs.get("other")]:
+                if isinstance(value, (str, torch.device)):
+                    try:
+                        return torch.device(value)
+                    except (RuntimeError, TypeError):
+                        continue
+                if isinstance(value, torch.Tensor) and not isinstance(value, Elsewhere):
+                    return value.device
+        return None
+
+    def plain(value):
+        return value.as_subclass(torch.Tensor) if isinstance(value, Elsewhere) else value
+
+    class Elsewhere(torch.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            name = getattr(func, "__name__", "")
+            with torch._C.DisableTorchFunctionSubclass():
+                if name == "__get__":  # a property: x.device, x.shape, x.T...
+                    attribute = getattr(getattr(func, "__self__", None), "__name__", "")
+                    if attribute == "device":
+                        return torch.device("meta")
+                    result = func(*args, **kwargs)
+                    return convert(result, cls) if isinstance(result, torch.Tensor) else result
+                device = target(func, args, kwargs)
+                if device is not None:  # a move: to the model's device it becomes a plain tensor
+                    result = func(*[plain(a) for a in args], **{k: plain(v) for k, v in kwargs.items()})
+                    return result.as_subclass(torch.Tensor) if isinstance(result, torch.Tensor) else result
+                if name in metadata:
+                    return func(*args, **kwargs)
+                flat = [*args, *kwargs.values()]
+                flat += [x for a in flat if isinstance(a, (list, tuple)) for x in a]
+                if any(isinstance(a, torch.Tensor) and not isinstance(a, Elsewhere) for a in flat):
+                    raise RuntimeError("Expected all tensors to be on the same device, but found at least two devices, "
+                                       "cpu and the batch's (the batch is on another device than the model: move "
+                                       "each of its tensors with .to(device), device = the model's)")
+                return convert(func(*args, **kwargs), cls)
+
+    return Elsewhere
+
+
+def train_setup(weights, biases, batch_parts, dropout=0.0, training=True, optimizer="sgd", lr=0.1, momentum=0.0,
+                elsewhere=False):
+    """The arguments of ``train_step``: (model, batch, optimizer bound to the model, loss_fn);
+    ``elsewhere``: the batch is on another device than the model."""
     import torch
 
     model = classifier(weights, biases, dropout, training)
@@ -85,12 +157,14 @@ def train_setup(weights, biases, batch_parts, dropout=0.0, training=True, optimi
         opt = torch.optim.Adam(model.parameters(), lr=lr)
     else:
         raise ValueError(f"unknown optimizer {optimizer!r}")
-    return Spread((model, batch(*batch_parts), opt, torch.nn.CrossEntropyLoss()))
+    return Spread((model, batch(*batch_parts, elsewhere=elsewhere), opt, torch.nn.CrossEntropyLoss()))
 
 
-def eval_setup(weights, biases, batches, dropout=0.0, training=True):
-    """The arguments of ``evaluate``: (model, list of batches)."""
-    return Spread((classifier(weights, biases, dropout, training), [batch(*parts) for parts in batches]))
+def eval_setup(weights, biases, batches, dropout=0.0, training=True, elsewhere=False):
+    """The arguments of ``evaluate``: (model, list of batches); ``elsewhere``: the batches are on
+    another device than the model."""
+    return Spread((classifier(weights, biases, dropout, training),
+                   [batch(*parts, elsewhere=elsewhere) for parts in batches]))
 
 
 FACTORIES: dict[str, Callable] = {

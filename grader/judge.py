@@ -121,6 +121,17 @@ def _matches(outcomes: list[Outcome], other: list[Any] | None, tolerance=None) -
             and compare(values, other, tolerance=tolerance).ok)
 
 
+def _same_values(a: Any, b: Any, tolerance=None) -> bool:
+    """The same outputs, down to their types (an int where a float is expected is another output)."""
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return a.dtype.kind == b.dtype.kind and compare(a, b, tolerance=tolerance).ok
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same_values(x, y, tolerance) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_values(a[k], b[k], tolerance) for k in a)
+    return type(a) is type(b) and compare(a, b, tolerance=tolerance).ok
+
+
 def _same_kinds(a: Any, b: Any) -> bool:
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
@@ -213,8 +224,13 @@ def diagnose(exercise: Exercise, calls: list[Call], outcomes: list[Outcome], tol
     named) or, when the student's code raised, the same error at the same calls (a bug with the
     very same error message first, then one with the same kind of error about the same sizes)."""
     if all(o.ok for o in outcomes):
+        truth = hidden.reference(exercise.name)
+        expected = _expected(truth, calls) if truth is not None else None
         for bug in hidden.bugs(exercise.name):
-            if _matches(outcomes, _expected(bug.impl, calls), tolerance):
+            theirs = _expected(bug.impl, calls)
+            if expected is not None and theirs is not None and _same_values(theirs, expected, tolerance):
+                continue  # on these inputs this mistake does what a right answer does: it explains nothing
+            if _matches(outcomes, theirs, tolerance):
                 return bug
         return None
     tried = []

@@ -491,11 +491,8 @@ def layer_norm(x, gamma, beta, eps=1e-5):
         "module_built_by_name": '''
 import torch
 def layer_norm(x, gamma, beta, eps=1e-5):
-    norm = getattr(torch.nn, "Layer" + "Norm")(x.shape[-1], eps=eps).to(x.dtype)
-    with torch.no_grad():
-        norm.weight.copy_(gamma)
-        norm.bias.copy_(beta)
-    return norm(x)
+    norm = getattr(torch.nn, "Layer" + "Norm")(x.shape[-1], eps=eps, elementwise_affine=False).to(x.dtype)
+    return norm(x) * gamma + beta
 ''',
     },
 }

@@ -351,11 +351,18 @@ def answer_cell_source(name: str, setup_source: str) -> str:
 
 
 def forbidden_note(exercise) -> str:
-    """The exercise text's last paragraph: what it may not call, from the grader's own list."""
+    """The exercise text's last paragraph: what it may not call, from the grader's own lists (the
+    forbidden built-ins, and the course's own working versions of it: grader.isolation.twins)."""
     from grader.isolation.forbidden import describe
+    from grader.isolation.twins import TWINS
 
-    return (f"**Not allowed in `{exercise.name}`:** {describe(exercise.forbidden)}. Grading watches what your "
-            "code calls while it runs, under any name, so write this part yourself.")
+    parts = [describe(exercise.forbidden)] if exercise.forbidden else []
+    twins = [f"`{name}`" for name in TWINS.get(exercise.name, ())]
+    if twins:
+        parts.append(f"the course's own working version, {' or '.join(twins)}: while `{exercise.name}` is graded, "
+                     "it and everything built on it raise an error instead")
+    return (f"**Not allowed in `{exercise.name}`:** {'; '.join(parts)}. Grading watches what your code calls while "
+            "it runs, under any name, so write this part yourself.")
 
 
 def check_cell_source(name: str) -> str:
@@ -383,6 +390,7 @@ def _nbgrader_meta(grade_id: str, *, solution=False, grade=False, locked=False, 
 def build_source_notebook(notebook: str) -> nbformat.NotebookNode:
     """The instructor's solved notebook for ``notebook`` (no nbgrader run needed)."""
     from grader import exercises
+    from grader.isolation.twins import TWINS
 
     specs = parse_source(SRC_DIR / f"{notebook}.txt")
     setup_source = next(c.text for c in specs if c.kind == "setup")
@@ -408,7 +416,7 @@ def build_source_notebook(notebook: str) -> nbformat.NotebookNode:
             exercise = exercises.get(spec.name)
             if exercise.notebook != notebook:
                 raise ValueError(f"{notebook}: exercise {spec.name!r} belongs to {exercise.notebook}")
-            if exercise.forbidden:
+            if exercise.forbidden or TWINS.get(exercise.name):
                 if not cells or cells[-1].cell_type != "markdown":
                     raise ValueError(f"{notebook}: the answer cell of {spec.name} needs a markdown cell before it")
                 cells[-1].source += "\n\n" + forbidden_note(exercise)

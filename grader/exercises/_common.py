@@ -1,9 +1,35 @@
 """Building blocks shared by the exercise definitions: input makers and property judges."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..core import Comparison
+
+
+def gradients_of(calls_fn):
+    """The calls of another check, each run backwards too (``post="grad"``): the output and the
+    gradients of every float input and every parameter, compared with the reference's. A correct
+    output with a detached part (statistics, weights, a projection) has the wrong gradients."""
+
+    def calls(rng):
+        return [replace(call, post="grad") for call in calls_fn(rng)]
+
+    return calls
+
+
+def in_training(calls_fn):
+    """The calls of another check in training mode with dropout = 1: whatever dropout touches becomes
+    0, whatever mask an implementation draws, so a dropout that is missing, misplaced (on the scores,
+    on the output instead of the weights) or returned (weights after dropout) shows as a different
+    output. A seeded mask with p < 1 would show the same, but only for implementations that draw
+    their masks in the reference's order and shapes: a per-head loop draws them head by head."""
+
+    def calls(rng):
+        return [replace(call, init={**call.init, "dropout": 1.0}, train=True) for call in calls_fn(rng)]
+
+    return calls
 
 
 def rows_sum_to_one(axis: int = -1, allow_zero_rows: bool = False):

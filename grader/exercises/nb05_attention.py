@@ -6,7 +6,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..core import Call, Check, Comparison, Exercise
-from ._common import distinct_shape
+from ._common import distinct_shape, gradients_of
 
 NOTEBOOK = "05_attention_in_pytorch"
 PROJECTIONS = ("q_proj", "k_proj", "v_proj")
@@ -225,6 +225,9 @@ scaled_dot_product_attention = Exercise(
               _sdpa_hidden, points=2.0, hidden=True),
         Check("hidden_masked", "random q, k, v with per-head masks (one fully masked row), padding and causal masks",
               _sdpa_masked_hidden, points=2.0, hidden=True),
+        Check("hidden_gradients", "the same masked inputs, backwards: the gradients with respect to q, k and v "
+                                  "match (nothing detached)",
+              gradients_of(_sdpa_masked_hidden), points=2.0, hidden=True),
     ],
 )
 
@@ -261,6 +264,8 @@ SelfAttention = Exercise(
               _module_hidden, points=2.0, hidden=True),
         Check("hidden_masked", "random weights and inputs of two shapes, causal and padding masks",
               _module_masked_hidden, points=2.0, hidden=True),
+        Check("hidden_gradients", "the same, backwards: the gradients of x and of every projection's weights match",
+              gradients_of(_module_masked_hidden), points=2.0, hidden=True),
     ],
 )
 

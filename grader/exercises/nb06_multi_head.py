@@ -1,12 +1,13 @@
 """Checks for notebook 06: split_heads, merge_heads, MultiHeadAttention."""
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
 
 from ..core import Call, Check, Comparison, Exercise, compare
-from ._common import distinct_shape
+from ._common import distinct_shape, gradients_of, in_training
 
 NOTEBOOK = "06_multi_head_attention"
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "out_proj")
@@ -174,7 +175,8 @@ def _eval_twice(rng):
     """Eval mode with dropout=0.3, two calls that differ only in the random seed."""
     x = rng.normal(size=(2, 5, 12))
     state = _state(rng, 12)
-    return [_mha_call(x, 3, state, dropout=0.3, seed=seed) for seed in (0, 1)]
+    first, second = (_mha_call(x, 3, state, dropout=0.3, seed=seed) for seed in (0, 1))
+    return [first, replace(second, process=1)]  # another seed, another process: no memo links them
 
 
 LEAK_FROM = 2  # tokens after position 2 are perturbed in the second call
@@ -353,6 +355,12 @@ MultiHeadAttention = Exercise(
               _mha_hidden("padding", "per_sample", "empty_row"), points=2.0, hidden=True),
         Check("hidden_dropout_no_bias", "two shapes, bias=False and dropout=0.25 in eval mode, with a causal mask",
               _mha_hidden("causal", dropout=0.25, bias=False), points=2.0, hidden=True),
+        Check("hidden_training_dropout", "two shapes in training mode with dropout=1 (all it touches becomes 0): "
+                                         "dropout acts on the weights before @ v, and the weights returned are those "
+                                         "before dropout",
+              in_training(_mha_hidden("causal", "padding")), points=2.0, hidden=True),
+        Check("hidden_gradients", "two shapes, backwards: the gradients of x and of all four projections match",
+              gradients_of(_mha_hidden("causal")), points=2.0, hidden=True),
     ],
 )
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..core import Call, Check, Comparison, Exercise
-from ._common import distinct_shape
+from ._common import distinct_shape, gradients_of, in_training
 
 NOTEBOOK = "08_transformer_block"
 
@@ -228,6 +228,9 @@ layer_norm = Exercise(
                    "sqrt(var + eps) keeps them finite."),
         Check("hidden_random", "random batches of two shapes, random gamma and beta, default and custom eps",
               _ln_hidden, points=2.0, hidden=True),
+        Check("hidden_gradients", "the same, backwards: the gradients with respect to x, gamma and beta match "
+                                  "(the mean and the variance are part of the graph)",
+              gradients_of(_ln_hidden), points=2.0, hidden=True),
     ],
 )
 
@@ -252,7 +255,7 @@ def _ff_call(rng, B, T, d_model, d_ff, **init):
 
 def _ff_eval_calls(rng):
     call = _ff_call(rng, 2, 3, 5, 7, dropout=0.5)
-    return [call, replace(call, seed=1)]
+    return [call, replace(call, seed=1, process=1)]  # another seed, another process: no memo links them
 
 
 def _ff_hidden(rng):
@@ -294,6 +297,9 @@ FeedForward = Exercise(
                    "to F.dropout."),
         Check("hidden_random", "random sizes and weights, ReLU and GELU, dropout > 0 in eval mode",
               _ff_hidden, points=2.0, hidden=True),
+        Check("hidden_training_dropout", "random sizes in training mode with dropout=1 (all it touches becomes 0): "
+                                         "dropout acts on the hidden units, after the activation, and nowhere else",
+              in_training(_ff_hidden), points=2.0, hidden=True),
     ],
 )
 
@@ -316,7 +322,7 @@ _B, _T, _H, _DH, _FF = 3, 4, 2, 5, 16
 
 def _block_eval_calls(rng):
     call = _block_call(rng, _B, _T, _H, _DH, _FF, dropout=0.3)
-    return [call, replace(call, seed=1)]
+    return [call, replace(call, seed=1, process=1)]  # another seed, another process: no memo links them
 
 
 def _block_hidden(norm_first: bool, activation: str):
@@ -368,6 +374,14 @@ EncoderBlock = Exercise(
               _block_hidden(False, "relu"), points=2.0, hidden=True),
         Check("hidden_pre_ln", "pre-LN, GELU: random weights, two shape configurations, padding and causal masks",
               _block_hidden(True, "gelu"), points=2.0, hidden=True),
+        Check("hidden_training_dropout", "post-LN and pre-LN in training mode with dropout=1 (all it touches "
+                                         "becomes 0): dropout on the attention's output and on the feed-forward's "
+                                         "output, before each residual add, as nn.TransformerEncoderLayer",
+              in_training(lambda rng: _block_hidden(False, "relu")(rng)[:2] + _block_hidden(True, "gelu")(rng)[:2]),
+              points=2.0, hidden=True),
+        Check("hidden_gradients", "post-LN and pre-LN, backwards: the gradients of x and of every parameter match",
+              gradients_of(lambda rng: _block_hidden(False, "relu")(rng)[:1] + _block_hidden(True, "gelu")(rng)[:1]),
+              points=2.0, hidden=True),
     ],
 )
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..core import Call, Check, Comparison, Exercise
-from ._common import distinct_shape
+from ._common import distinct_shape, in_training
 from .nb08_block import block_state, causal, norm_state, padding_mask, same_outputs, torch_layer_state, torch_src_mask
 
 NOTEBOOK = "09_stacking_encoder"
@@ -146,7 +146,7 @@ def _padding_calls(rng):
 
 def _eval_calls(rng):
     call = _public(rng, dropout=0.3)
-    return [call, replace(call, seed=1)]
+    return [call, replace(call, seed=1, process=1)]  # another seed, another process: no memo links them
 
 
 def _unchanged(positions):
@@ -235,6 +235,9 @@ TransformerEncoder = Exercise(
               _encoder_hidden(False), points=2.0, hidden=True),
         Check("hidden_pre_ln", "pre-LN: random weights, two shape configurations, masks, return_all_layers",
               _encoder_hidden(True), points=2.0, hidden=True),
+        Check("hidden_training_dropout", "post-LN in training mode with dropout=1 (all it touches becomes 0): the "
+                                         "positional encoding's dropout and every block's",
+              in_training(lambda rng: _encoder_hidden(False)(rng)[:2]), points=2.0, hidden=True),
     ],
 )
 
@@ -242,6 +245,17 @@ TransformerEncoder = Exercise(
 # ---------------------------------------------------------------------------------------
 # count_parameters
 # ---------------------------------------------------------------------------------------
+
+
+EXACT = (0.0, 0.0)  # a count is right to the last parameter (a float at rtol 1e-5 would allow 1,000 off on BERT)
+
+
+def _is_int(outputs, calls) -> Comparison:
+    for out in outputs:
+        if type(out) is not int:
+            what = "an array" if isinstance(out, np.ndarray) else type(out).__name__
+            return Comparison(False, f"count_parameters returned {what} {out!r}"[:120] + ", not an int")
+    return Comparison(True)
 
 
 def _count_hidden(rng):
@@ -264,18 +278,23 @@ count_parameters = Exercise(
     checks=[
         Check("by_hand", "vocab 10, d_model 4, 2 heads, d_ff 8, 1 layer: 40 (embedding) + 80 (attention) "
                          "+ 76 (feed-forward) + 16 (two LayerNorms) = 212",
-              lambda rng: [Call(args=(10, 4, 2, 8, 1))], oracle=_torch_count,
+              lambda rng: [Call(args=(10, 4, 2, 8, 1))], oracle=_torch_count, tolerance=EXACT,
               hint="Every nn.Linear(d_in, d_out) has d_in * d_out weights and d_out biases; every LayerNorm(d) "
                    "has d weights and d biases; the positional encoding is a buffer, not a parameter."),
         Check("bert_base", "BERT-base sizes (30522, 768, 12, 3072, 12): 23,440,896 embedding + 85,054,464 "
                            "in the 12 layers",
-              lambda rng: [Call(args=(30522, 768, 12, 3072, 12))], oracle=_bert_base_count,
+              lambda rng: [Call(args=(30522, 768, 12, 3072, 12))], oracle=_bert_base_count, tolerance=EXACT,
               hint="Per layer: 4 * (d_model**2 + d_model) for attention, 2 * d_model * d_ff + d_ff + d_model for the "
                    "feed-forward network, 4 * d_model for the two LayerNorms; the number of heads changes nothing."),
         Check("pre_ln_final_norm", "norm_first=True adds the final LayerNorm (50, 6, 3, 10, 3 layers)",
-              lambda rng: [Call(args=(50, 6, 3, 10, 3), kwargs={"norm_first": True})], oracle=_torch_count,
+              lambda rng: [Call(args=(50, 6, 3, 10, 3), kwargs={"norm_first": True})], oracle=_torch_count, tolerance=EXACT,
               hint="A pre-LN stack has one more LayerNorm after the last layer: 2 * d_model parameters."),
-        Check("hidden_sizes", "random sizes, post-LN and pre-LN", _count_hidden, points=2.0, hidden=True),
+        Check("returns_int", "the count is a Python int (whole parameters), not a float",
+              lambda rng: [Call(args=(10, 4, 2, 8, 1)), Call(args=(30522, 768, 12, 3072, 12))], judge=_is_int,
+              hint="Count with whole numbers: use // for any division (or none at all: the number of heads changes "
+                   "nothing), and return an int."),
+        Check("hidden_sizes", "random sizes, post-LN and pre-LN", _count_hidden, points=2.0, hidden=True,
+              tolerance=EXACT),
     ],
 )
 

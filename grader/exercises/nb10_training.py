@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ..core import Build, Call, Check, Comparison, Exercise, compare
+from ..core import Build, Call, Check, Comparison, DeviceValue, Exercise, compare
 from ._common import distinct_shape
 
 NOTEBOOK = "10_gpu_and_training"
@@ -21,9 +21,7 @@ NOTEBOOK = "10_gpu_and_training"
 
 def _device_type(out) -> str | None:
     device = out.get("device") if isinstance(out, dict) else None
-    if isinstance(device, dict) and set(device) == {"__device__"}:
-        return device["__device__"].split(":")[0]
-    return None
+    return device.type if isinstance(device, DeviceValue) else None
 
 
 def _is_device(outputs, calls) -> Comparison:
@@ -53,7 +51,9 @@ def _this_machine(outputs, calls) -> Comparison:
     return Comparison(True)
 
 
-HARDWARE = [{"cuda": c, "mps": m} for c in (False, True) for m in (False, True)]  # neither, mps only, cuda only, both
+# neither, mps only, cuda only, both; and MPS built into PyTorch but not usable (an old macOS): the CPU
+HARDWARE = [{"cuda": c, "mps": m} for c in (False, True) for m in (False, True)] + [
+    {"cuda": False, "mps": False, "mps_built": True}]
 
 
 def _simulated(hardware: list[dict]) -> list[Call]:
@@ -80,12 +80,14 @@ pick_device = Exercise(
               hint="Ask torch.cuda.is_available() (with the parentheses), then torch.backends.mps.is_available(), "
                    "and fall back to the CPU."),
         Check("every_machine", "on simulated machines: neither accelerator -> cpu, MPS only -> mps, CUDA only -> "
-                               "cuda, both -> cuda (CUDA comes first)",
+                               "cuda, both -> cuda (CUDA comes first), MPS built into PyTorch but not usable -> cpu",
               lambda rng: _simulated(HARDWARE), judge=_this_machine,
-              hint="Ask torch.cuda.is_available() first (with the parentheses), then torch.backends.mps.is_available(); "
+              hint="Ask torch.cuda.is_available() first (with the parentheses), then torch.backends.mps.is_available() "
+                   "(is_built() only says PyTorch was compiled with MPS, not that this Mac can use it); "
                    "only when neither is there, torch.device(\"cpu\")."),
-        Check("hidden_repeatable", "called twice, it gives the right torch.device both times",
-              lambda rng: [Call(post="device"), Call(post="device")], judge=_this_machine, points=2.0, hidden=True),
+        Check("hidden_repeatable", "called twice (in two processes), it gives the right torch.device both times",
+              lambda rng: [Call(post="device"), Call(post="device", process=1)], judge=_this_machine, points=2.0,
+              hidden=True),
         Check("hidden_simulated", "simulated machines in a random order, asked again and again",
               _hidden_simulated, judge=_this_machine, points=2.0, hidden=True),
     ],
@@ -192,17 +194,60 @@ def _two_inputs(rng):
                                                  optimizer="sgd", lr=0.3)),), post="train_step", repeat=2)]
 
 
+CLIP_MARGIN = 20.0  # the hidden SGD step's gradient norm is at least this: clipping at 1 (or 5, 10) shows
+
+
+def gradient_norm(params: dict) -> float:
+    """The norm of the gradient of the loss, all parameters together, for one train_setup (no
+    dropout): what an answer that clips the gradient norm would cut down."""
+    import torch
+
+    from .. import fixtures
+
+    model, batch, _, loss_fn = fixtures.train_setup(**{**params, "elsewhere": False})
+    loss_fn(model(*batch[:-1]), batch[-1]).backward()
+    return float(torch.sqrt(sum((p.grad ** 2).sum() for p in model.parameters())))
+
+
+def _steep(rng, d_in, n_classes, batch_size, two_inputs):
+    """An SGD setup without dropout whose gradient norm is at least CLIP_MARGIN: labels the model
+    finds unlikely, inputs scaled up (and the first layer's weights down) until the gradient is steep
+    (a step that clips the norm at 1 then moves the weights at least 20 times too little)."""
+    d_hidden = int(rng.integers(2, 9))
+    weights, biases = _layer_params(rng, [d_in, d_hidden, n_classes])
+    x = rng.normal(size=(batch_size, d_in))
+    logits = np.tanh(x @ weights[0].T + biases[0]) @ weights[1].T + biases[1]
+    y = logits.argmin(axis=1)  # the least likely class of each example: the loss is steep there
+    offset = rng.normal(size=(batch_size, n_classes)) if two_inputs else None
+    for _ in range(12):
+        parts = (x, offset, y) if two_inputs else (x, y)
+        params = dict(weights=weights, biases=biases, batch_parts=parts, optimizer="sgd", lr=0.05, momentum=0.9)
+        if gradient_norm(params) >= CLIP_MARGIN:
+            return params
+        # inputs twice as large and first-layer weights half as large: the same hidden units (tanh does
+        # not saturate), a gradient of the first layer four times as large; steeper logits too
+        x, weights = x * 2.0, [weights[0] / 2.0, weights[1] * 1.5]
+    raise AssertionError("no steep enough batch found (a grader bug: please report it)")
+
+
 def _train_hidden(rng):
-    calls = []
-    for optimizer, two_inputs, training in (("adam", False, True), ("sgd", True, False)):
-        d_in, d_hidden, n_classes, batch = distinct_shape(rng, 4, 2, 10)
-        weights, biases = _layer_params(rng, [d_in, d_hidden, n_classes])
-        x, y = rng.normal(size=(batch, d_in)), rng.integers(0, n_classes, size=batch)
-        parts = (x, rng.normal(size=(batch, n_classes)), y) if two_inputs else (x, y)
-        params = dict(weights=weights, biases=biases, batch_parts=parts, dropout=0.3, training=training,
-                      optimizer=optimizer, lr=0.05 if optimizer == "adam" else 0.2, momentum=0.0 if optimizer == "adam" else 0.9)
-        calls.append(Call(args=(Build("train_setup", params),), post="train_step", repeat=2, seed=int(rng.integers(1000))))
-    return calls
+    d_in, d_hidden, n_classes, batch = distinct_shape(rng, 4, 2, 10)
+    weights, biases = _layer_params(rng, [d_in, d_hidden, n_classes])
+    x, y = rng.normal(size=(batch, d_in)), rng.integers(0, n_classes, size=batch)
+    adam = dict(weights=weights, biases=biases, batch_parts=(x, y), dropout=0.3, training=True,
+                optimizer="adam", lr=0.05)
+    d_in, n_classes, batch = distinct_shape(rng, 3, 2, 10)
+    steep = _steep(rng, d_in, n_classes, batch, two_inputs=True)
+    return [Call(args=(Build("train_setup", adam),), post="train_step", repeat=2, seed=int(rng.integers(1000))),
+            Call(args=(Build("train_setup", {**steep, "training": False, "elsewhere": True}),), post="train_step",
+                 repeat=2, seed=int(rng.integers(1000)))]
+
+
+def _elsewhere(rng):
+    weights, biases = _layer_params(rng, [3, 2])
+    parts = (rng.normal(size=(4, 3)), np.array([1, 0, 1, 1]))
+    return [Call(args=(Build("train_setup", dict(weights=weights, biases=biases, batch_parts=parts, optimizer="sgd",
+                                                 lr=0.5, elsewhere=True)),), post="train_step", repeat=2)]
 
 
 train_step = Exercise(
@@ -237,8 +282,14 @@ train_step = Exercise(
                             "model(x, offset), the loss with the last element",
               _two_inputs, judge=_expect_sgd,
               hint="Unpack the batch as *inputs, labels = batch and call model(*inputs)."),
-        Check("hidden_random", "random classifiers with dropout, Adam and SGD with momentum, two steps each, "
-                               "one- and two-input batches", _train_hidden, points=2.0, hidden=True),
+        Check("batch_elsewhere", "the batch arrives on another device than the model (as a CPU batch for a "
+                                 "model on a GPU): its tensors are moved to the model's device",
+              _elsewhere, judge=_expect_sgd,
+              hint="device = next(model.parameters()).device, then move every tensor of the batch: "
+                   "[t.to(device) for t in batch]."),
+        Check("hidden_random", "random classifiers: Adam with dropout, and SGD with momentum on a batch on "
+                               "another device whose gradient is steep (nothing may clip it), two steps each",
+              _train_hidden, points=2.0, hidden=True),
     ],
 )
 
@@ -275,12 +326,22 @@ def _accuracy_is(expected: float):
 
 
 def _mode_restored(outputs, calls) -> Comparison:
+    """The model and every one of its submodules (the dropout layer inside it too) are back in the
+    mode they arrived in: model.train(was_training) does it; model.training = ... sets one flag."""
     for out, call in zip(outputs, calls):
         before = call.args[0].params["training"]
-        if out["training_after"] is not before:
-            name = "training" if before else "eval"
+        modes = out.get("training_after") if isinstance(out, dict) else None
+        if not isinstance(modes, list) or not modes:
+            return Comparison(False, "evaluate did not return what the check could read")
+        name = "training" if before else "eval"
+        if modes[0] is not before:
             return Comparison(False, f"the model arrived in {name} mode and was left in "
-                                     f"{'training' if out['training_after'] else 'eval'} mode")
+                                     f"{'training' if modes[0] else 'eval'} mode")
+        if any(mode is not before for mode in modes[1:]):
+            wrong = sum(mode is not before for mode in modes[1:])
+            return Comparison(False, f"the model arrived in {name} mode; it says {name} again, but {wrong} of its "
+                                     f"{len(modes) - 1} submodules (its dropout layer among them) were left in the "
+                                     "other mode: setting model.training changes one flag, model.train(mode) all")
     return Comparison(True)
 
 
@@ -300,9 +361,14 @@ def _eval_hidden(rng):
         sizes = distinct_shape(rng, 3, 2, 9)  # batch sizes differ: a mean over batches is wrong
         weights, biases = _layer_params(rng, [d_in, d_hidden, n_classes], scale=1.5)
         batches = [(rng.normal(size=(b, d_in)), rng.integers(0, n_classes, size=b)) for b in sizes]
-        build = Build("eval_setup", dict(weights=weights, biases=biases, batches=batches, dropout=0.5, training=training))
+        build = Build("eval_setup", dict(weights=weights, biases=biases, batches=batches, dropout=0.5, training=training,
+                                         elsewhere=training))
         calls.append(Call(args=(build,), post="evaluate", seed=int(rng.integers(1000))))
     return calls
+
+
+def _eval_elsewhere(batches, training):
+    return Build("eval_setup", {**_identity(batches, training).params, "elsewhere": True})
 
 
 evaluate = Exercise(
@@ -318,10 +384,12 @@ evaluate = Exercise(
               judge=_accuracy_is(4 / 6),
               hint="Count correct predictions and examples over all batches, divide once at the end; "
                    "call model.eval() first so dropout is off."),
-        Check("restores_mode", "the model is left in the mode it arrived in (training, or eval)",
+        Check("restores_mode", "the model, and every submodule of it, is left in the mode it arrived in "
+                               "(training, or eval)",
               lambda rng: [Call(args=(_identity(_HAND_BATCHES, training),), post="evaluate") for training in (True, False)],
               judge=_mode_restored,
-              hint="Remember was_training = model.training before model.eval(), and call model.train(was_training) at the end."),
+              hint="Remember was_training = model.training before model.eval(), and call model.train(was_training) at "
+                   "the end (it sets every submodule; assigning model.training sets only the model's own flag)."),
         Check("returns_float", "evaluate returns the accuracy as a Python float, not a tensor",
               lambda rng: [Call(args=(_identity(_HAND_BATCHES, True),), post="evaluate")],
               judge=_accuracy_is_float,
@@ -336,6 +404,11 @@ evaluate = Exercise(
               lambda rng: [Call(args=(_identity(_OFFSET_BATCHES, True),), post="evaluate")],
               judge=_accuracy_is(3 / 4),
               hint="Unpack each batch as *inputs, labels = batch and call model(*inputs)."),
+        Check("batch_elsewhere", "the batches arrive on another device than the model: inputs and labels are "
+                                 "moved to the model's device (accuracy 4/6 as by hand)",
+              lambda rng: [Call(args=(_eval_elsewhere(_HAND_BATCHES, True),), post="evaluate")], judge=_accuracy_is(4 / 6),
+              hint="device = next(model.parameters()).device; move the inputs and the labels: "
+                   "[t.to(device) for t in batch]."),
         Check("no_examples", "no batches at all: evaluate raises ValueError (an accuracy of nothing is not 0)",
               lambda rng: [Call(args=(_identity([], True),), post="evaluate")], raises="ValueError",
               hint="After the loop, if total == 0: raise ValueError(\"evaluate() got no examples\") "

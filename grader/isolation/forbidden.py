@@ -45,7 +45,8 @@ FAMILIES: dict[str, Family] = {f.key: f for f in [
                   "_scaled_dot_product_flash_attention", "_scaled_dot_product_flash_attention_for_cpu",
                   "_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention",
                   "_fused_sdp_choice"),
-           aten=("scaled_dot_product_attention", "_scaled_dot_product_*", "_fused_sdp_choice")),
+           # _safe_softmax: the math path of the fused attention on the CPU ends in it (and only that path)
+           aten=("scaled_dot_product_attention", "_scaled_dot_product_*", "_fused_sdp_choice", "_safe_softmax")),
     Family("multi_head_attention",
            "PyTorch's multi-head attention (`nn.MultiheadAttention`, `F.multi_head_attention_forward`)",
            names=("MultiheadAttention", "multi_head_attention_forward", "_native_multi_head_attention"),

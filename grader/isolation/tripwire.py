@@ -91,8 +91,9 @@ class Tripwire:
             cls.__call__ = self._op_call(cls.__call__)
         if self.modules:
             torch.nn.Module.__init__ = self._wrap(torch.nn.Module.__init__, "building an nn.Module")
-        for module_name in ("torch.nn.modules.activation", "torch.nn.modules.normalization"):
-            module = sys.modules.get(module_name)  # they hold F: already covered; keep their own aliases too
+        for module_name in ("torch.nn.modules.activation", "torch.nn.modules.normalization", "torch._refs",
+                            "torch._refs.nn.functional", "torch._refs.special", "torch._decomp.decompositions"):
+            module = sys.modules.get(module_name)  # their own aliases, and PyTorch's Python versions (_refs, _decomp)
             for name in self.names:
                 original = getattr(module, name, None) if module is not None else None
                 if callable(original) and not isinstance(original, type):
@@ -101,14 +102,17 @@ class Tripwire:
     # -- watching ---------------------------------------------------------------------------
     @contextlib.contextmanager
     def watching(self):
-        """Around one call into the student's code: recorders fire, forbidden kernels are caught."""
+        """Around one call into the student's code: recorders fire, and two watches see what no
+        recorder holds: every call of PyTorch's Python API by any route (``_VariableFunctionsClass``
+        statics, ``torch._C._nn``, ``OpOverload._op``, ``.decompose()``: :func:`_api_watch`), and every
+        kernel that reaches the dispatcher (:func:`_kernel_watch`)."""
         if not self.families:
             yield
             return
-        mode = _kernel_watch(self) if self.aten else contextlib.nullcontext()
+        kernels = _kernel_watch(self) if self.aten else contextlib.nullcontext()
         self.armed = True
         try:
-            with mode:
+            with _api_watch(self), kernels:
                 yield
         finally:
             self.armed = False
@@ -127,6 +131,25 @@ class Tripwire:
             return original(op, *args, **kwargs)
 
         return call
+
+
+def _api_watch(wire: Tripwire):
+    """A torch function mode: every function of PyTorch's Python API the student's code calls, by
+    whatever route it was reached, is seen here by its name before it runs."""
+    from torch.overrides import TorchFunctionMode
+
+    watched = set(wire.names)
+
+    class ApiWatch(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            if wire.armed:
+                name = getattr(func, "__name__", "") or ""
+                short = name.split(".", 1)[0]  # "_softmax.default" -> "_softmax"
+                if short in watched or aten_matches(short, wire.aten):
+                    wire.record(f"torch.{name}")  # raises
+            return func(*args, **(kwargs or {}))
+
+    return ApiWatch()
 
 
 def _kernel_watch(wire: Tripwire):

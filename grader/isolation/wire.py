@@ -15,13 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Build, Call
+from ..core import Build, Call, DeviceValue
 
 MAX_JSON_BYTES = 16 * 2**20
 MAX_NPZ_BYTES = 512 * 2**20
 
 
 def encode(value: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(value, DeviceValue):
+        return {"__device__": value.name}
     if isinstance(value, np.ndarray):
         key = f"a{len(arrays)}"
         arrays[key] = value
@@ -62,7 +64,7 @@ def decode(value: Any, arrays, trusted: bool) -> Any:
         if trusted and "__build__" in value:
             return Build(value["__build__"], decode(value["params"], arrays, trusted))
         if set(value) == {"__device__"} and isinstance(value["__device__"], str):
-            return dict(value)
+            return DeviceValue(value["__device__"][:64])  # a dict an answer returns travels as __map__
         raise ValueError(f"unexpected object in data: keys {sorted(value)[:5]}")
     if value is None or isinstance(value, (bool, int, float, str)):
         return value

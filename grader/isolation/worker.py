@@ -121,6 +121,8 @@ def _run(exercise: str, spec: dict, families: tuple[str, ...], job: Path, guarde
     result = {"calls": [], "notes": notes, "walls": {}}
     if (job / "course").is_dir():
         twins.install_view(job / "course")  # the course's given modules without this exercise's twins
+    if any(call.hardware is not None for call in spec["calls"]):
+        core.install_simulation()  # before any cell: the probes the answer holds never change identity
     tripwire = Tripwire(families, REPORT_FD)
     tripwire.install()  # before any cell runs: an alias taken at definition time is a recorder too
     with warnings.catch_warnings(record=True) as caught:

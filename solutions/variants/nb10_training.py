@@ -36,9 +36,10 @@ def pick_device_accelerator():
 @variant("train_step", "zero_grad_last")
 def train_step_zero_grad_last(model, batch, optimizer, loss_fn):
     # the PyTorch quickstart's order: clear the gradients after the step, ready for the next one
+    device = next(model.parameters()).device
     model.train()
-    logits = model(*batch[:-1])
-    loss = loss_fn(logits, batch[-1])
+    logits = model(*(x.to(device) for x in batch[:-1]))
+    loss = loss_fn(logits, batch[-1].to(device))
     loss.backward()
     optimizer.step()
     optimizer.zero_grad()
@@ -47,7 +48,8 @@ def train_step_zero_grad_last(model, batch, optimizer, loss_fn):
 
 @variant("train_step", "model_zero_grad")
 def train_step_model_zero_grad(model, batch, optimizer, loss_fn):
-    inputs, labels = tuple(batch[:-1]), batch[-1]
+    device = next(iter(model.parameters())).device
+    inputs, labels = tuple(t.to(device=device) for t in batch[:-1]), batch[-1].to(device=device)
     model.train(True)
     model.zero_grad(set_to_none=False)  # zeros instead of None: the same step
     with torch.enable_grad():
@@ -76,8 +78,10 @@ def evaluate_context_managers(model, batches):
     was_training = model.training
     model.eval()
     hits, seen = torch.zeros((), dtype=torch.long), 0
+    device = next(model.parameters()).device
     with torch.inference_mode():
         for batch in batches:
+            batch = [t.to(device=device, copy=False) for t in batch]
             logits = model(*batch[:-1])
             hits += logits.argmax(-1).eq(batch[-1]).sum()
             seen += len(batch[-1])
@@ -90,11 +94,13 @@ def evaluate_context_managers(model, batches):
 @variant("evaluate", "per_module_modes")
 def evaluate_per_module_modes(model, batches):
     modes = {m: m.training for m in model.modules()}
+    device = next(model.parameters()).device
     model.eval()
     correct, total = 0, 0
     try:
         with torch.no_grad():
             for *inputs, labels in batches:
+                inputs, labels = [x.to(device) for x in inputs], labels.to(device)
                 predictions = torch.max(model(*inputs), dim=1).indices
                 correct += int((predictions == labels).sum())
                 total += labels.shape[0]
@@ -109,9 +115,11 @@ def evaluate_per_module_modes(model, batches):
 @variant("evaluate", "concatenate")
 def evaluate_concatenate(model, batches):
     was_training = model.training
+    device = next(model.parameters()).device
     model.eval()
     with torch.no_grad():
-        pairs = [(model(*inputs).argmax(dim=-1), labels) for *inputs, labels in batches]
+        moved = [[t.to(device) for t in batch] for batch in batches]
+        pairs = [(model(*inputs).argmax(dim=-1), labels) for *inputs, labels in moved]
     model.train(was_training)
     predictions = torch.cat([p for p, _ in pairs])
     labels = torch.cat([y for _, y in pairs])
@@ -124,7 +132,8 @@ def evaluate_concatenate(model, batches):
 @variant("train_step", "float32_loss")
 def train_step_float32_loss(model, batch, optimizer, loss_fn):
     # The loss (and the gradient flowing back into the float64 model) computed in float32.
-    *inputs, labels = batch
+    device = next(model.parameters()).device
+    *inputs, labels = (t.to(device, non_blocking=True) for t in batch)
     model.train()
     optimizer.zero_grad()
     loss = loss_fn(model(*inputs).float(), labels)
@@ -140,8 +149,10 @@ def evaluate_float32_counts(model, batches):
     model.eval()
     correct = torch.zeros((), dtype=torch.float32)
     total = torch.zeros((), dtype=torch.float32)
+    device = next(model.parameters()).device
     with torch.no_grad():
         for *inputs, labels in batches:
+            inputs, labels = [x.to(device) for x in inputs], labels.to(device)
             predictions = model(*inputs).float().argmax(dim=-1)
             correct += (predictions == labels).float().sum()
             total += torch.tensor(labels.numel(), dtype=torch.float32)

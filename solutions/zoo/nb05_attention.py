@@ -229,3 +229,23 @@ class SelfAttentionMaskAfterSoftmax(_InlineSelfAttention):
      "Use `mask` in forward: scores.masked_fill(~mask, float('-inf')) before the softmax (True = may attend).")
 class SelfAttentionMaskIgnored(_InlineSelfAttention):
     pass_mask = False
+
+# --- gradients: the forward pass is right, a part of the graph is cut ------------------------
+
+
+@bug("scaled_dot_product_attention", "weights_detached", "the weights are detached before weights @ v: the "
+     "output is right, but no gradient reaches q and k",
+     "Leave the weights in the graph: weights @ v, not weights.detach() @ v (or .data, or a torch.no_grad() "
+     "block). Training learns W_q and W_k through them.")
+def sdpa_weights_detached(q, k, v, mask=None):
+    weights = _masked_weights(_scores(q, k), mask)
+    return weights.detach() @ v, weights
+
+
+@bug("SelfAttention", "keys_detached", "the keys are detached from the graph: the output is right, but k_proj "
+     "never learns",
+     "Use self.k_proj(x) as it is: .detach() (or computing it under torch.no_grad()) stops its gradient.")
+class SelfAttentionKeysDetached(SelfAttention):
+    def forward(self, x, mask=None):
+        q, k, v = self.q_proj(x), self.k_proj(x).detach(), self.v_proj(x)
+        return scaled_dot_product_attention(q, k, v, mask)

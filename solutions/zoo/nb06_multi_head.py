@@ -166,6 +166,18 @@ class MHAScaleDModel(_MHA):
         return math.sqrt(q.size(-1) * self.n_heads)
 
 
+# Before no_out_proj: with dropout = 1 in training both give zeros, and this one is what that check tests.
+@bug("MultiHeadAttention", "dropout_on_output", "dropout acts on the output instead of on the attention weights",
+     "In nn.MultiheadAttention (and this course) dropout acts on the weights, before weights @ v: "
+     "heads = self.dropout(weights) @ v; the output projection is not dropped.")
+class MHADropoutOnOutput(_MHA):
+    def drop(self, weights):
+        return weights
+
+    def project_out(self, merged):
+        return self.dropout(self.out_proj(merged))
+
+
 @bug("MultiHeadAttention", "no_out_proj", "the output projection is missing",
      "After merging the heads, pass the result through self.out_proj: it mixes what the heads found.",
      mistake="no_out_proj")
@@ -298,3 +310,30 @@ class MHARepeatMask(_MHA):
 class MHAMaskIgnored(_MHA):
     def allowed(self, mask):
         return torch.ones_like(mask)
+
+@bug("MultiHeadAttention", "weights_detached", "the weights are detached before weights @ v: the output is right, "
+     "but no gradient reaches q_proj and k_proj",
+     "Leave the weights in the graph (weights @ v, not weights.detach() @ v): training learns the queries and "
+     "keys through them.")
+class MHAWeightsDetached(_MHA):
+    def drop(self, weights):
+        return self.dropout(weights).detach()
+
+
+@bug("MultiHeadAttention", "no_dropout_in_training", "dropout is never applied, even in training mode",
+     "Apply self.dropout to the weights before weights @ v: nn.Dropout does nothing in eval mode, and drops "
+     "weights in training mode (as nn.MultiheadAttention does).")
+class MHANoDropout(_MHA):
+    def drop(self, weights):
+        return weights
+
+
+@bug("MultiHeadAttention", "returns_dropped_weights", "the weights returned are those after dropout",
+     "Return the weights before dropout (what the model attends to), and use the dropped ones only for "
+     "weights @ v: dropped = self.dropout(weights); heads = dropped @ v; return out, weights.")
+class MHAReturnsDroppedWeights(_MHA):
+    def forward(self, x, mask=None):
+        q, k, v = (self.split(t) for t in self.qkv(x))
+        scores = q @ k.transpose(-2, -1) / self.scale(q)
+        weights = self.drop(self.weights_of(scores, None if mask is None else self.allowed(mask)))
+        return self.project_out(self.merge(weights @ v)), weights

@@ -192,3 +192,44 @@ class EncoderBlockPreLnNormalisedResidual(_EncoderBlock):
         x = x + self._attention_block(x, mask)
         x = self.norm2(x)
         return x + self.dropout2(self.ff(x))
+
+# --- gradients and training-mode dropout ----------------------------------------------------
+
+
+@bug("layer_norm", "statistics_detached", "the mean and the variance are detached from the graph: the output is "
+     "right, but the gradient with respect to x is not",
+     "Keep mean and var in the graph (no .detach(), no .item(), no torch.no_grad()): the gradient of LayerNorm "
+     "flows through them too.")
+def layer_norm_statistics_detached(x, gamma, beta, eps=1e-5):
+    mean = x.mean(dim=-1, keepdim=True).detach()
+    var = x.var(dim=-1, keepdim=True, unbiased=False).detach()
+    return (x - mean) / torch.sqrt(var + eps) * gamma + beta
+
+
+@bug("FeedForward", "dropout_on_output", "dropout acts on the network's output instead of on its hidden units",
+     "nn.TransformerEncoderLayer drops the hidden units: linear2(dropout(activation(linear1(x)))); the block "
+     "drops the output itself with its own dropout2.")
+class FeedForwardDropoutOnOutput(_FeedForward):
+    def forward(self, x):
+        return self.dropout(self.linear2(self.activation(self.linear1(x))))
+
+
+@bug("FeedForward", "no_dropout_in_training", "dropout is never applied, even in training mode",
+     "Apply self.dropout to the hidden units after the activation: it does nothing in eval mode and drops "
+     "units in training mode.")
+class FeedForwardNoDropout(_FeedForward):
+    def forward(self, x):
+        return self.linear2(self.activation(self.linear1(x)))
+
+
+@bug("EncoderBlock", "no_residual_dropout", "the sub-layers' outputs are added to the residual stream without "
+     "dropout1 and dropout2",
+     "As nn.TransformerEncoderLayer: x + self.dropout1(attention output) and x + self.dropout2(ff output), "
+     "each before its norm (post-LN) or after it (pre-LN).")
+class EncoderBlockNoResidualDropout(EncoderBlock):
+    def forward(self, x, mask=None):
+        if self.norm_first:
+            x = x + self.self_attn(self.norm1(x), mask)[0]
+            return x + self.ff(self.norm2(x))
+        x = self.norm1(x + self.self_attn(x, mask)[0])
+        return self.norm2(x + self.ff(x))

@@ -192,3 +192,22 @@ def count_with_positions(vocab_size, d_model, n_heads, d_ff, n_layers, norm_firs
 def count_heads_multiply(vocab_size, d_model, n_heads, d_ff, n_layers, norm_first=False):
     per_head = 3 * (d_model * d_model + d_model)
     return _count(vocab_size, d_model, d_ff, n_layers, norm_first) + n_layers * (n_heads - 1) * per_head
+
+
+@bug("count_parameters", "returns_float", "the count is a float (a / somewhere, e.g. d_head = d_model / n_heads "
+     "multiplied back): a parameter count is a whole number",
+     "Return an int: / always gives a float in Python 3, even 8 / 2 = 4.0; the heads need no division at all "
+     "(the attention's size does not depend on n_heads).")
+def count_returns_float(vocab_size, d_model, n_heads, d_ff, n_layers, norm_first=False):
+    d_head = d_model / n_heads
+    return _count(vocab_size, d_model, d_ff, n_layers, norm_first) * (d_head * n_heads / d_model)
+
+
+@bug("TransformerEncoder", "positions_without_dropout", "the positional encoding's table is added by hand, "
+     "without its dropout",
+     "Call the module, x = self.pos_encoding(self.embedding(token_ids)): it adds the table and applies its "
+     "dropout in training mode; self.pos_encoding.pe[:T] alone skips the dropout.")
+class EncoderPositionsWithoutDropout(_TransformerEncoder):
+    def forward(self, token_ids, mask=None, return_all_layers=False):
+        x = self.embedding(token_ids) + self.pos_encoding.pe[: token_ids.shape[1]]
+        return _stack(self, x, mask, return_all_layers)
