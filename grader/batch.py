@@ -24,6 +24,8 @@ one (``merge.json`` says which shards) and refuses an incomplete or overlapping 
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import secrets
@@ -33,6 +35,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -196,6 +199,7 @@ def run(submissions: list[Submission], options: Options) -> Summary:
     finally:
         scheduler.stop()
         progress.close()
+        SlotTurns.remove(run_id)
     summary.seconds = time.monotonic() - started
     manifest["complete"] = not summary.failed
     write_json_atomic(manifest_path(out, options.shard), manifest)
@@ -358,6 +362,48 @@ def _die_with(parent: int) -> None:
 # ------------------------------------------------------------------------------ inside a slot
 
 
+class SlotTurns:
+    """How the job slots of one run share this machine (:class:`grader.grade.Turns`): every job takes a
+    shared turn; an answer stopped by the wall clock is run again alone, once, the other slots' jobs
+    finished and their next ones waiting. Two flock'd files in the temporary folder (never on a shared
+    volume: other machines' load is not ours); the gate keeps slots from starving the one that waits."""
+
+    def __init__(self, run_id: str):
+        self.gate = open(self.path(run_id, "gate"), "a+")  # noqa: SIM115 (held for the slot's life)
+        self.lock = open(self.path(run_id, "lock"), "a+")  # noqa: SIM115
+
+    @staticmethod
+    def path(run_id: str, kind: str) -> Path:
+        return Path(tempfile.gettempdir()) / f"grader-turns-{run_id}.{kind}"
+
+    @classmethod
+    def remove(cls, run_id: str) -> None:
+        for kind in ("gate", "lock"):
+            cls.path(run_id, kind).unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def shared(self):
+        fcntl.flock(self.gate, fcntl.LOCK_EX)  # waits while a slot waits to be alone
+        fcntl.flock(self.lock, fcntl.LOCK_SH)
+        fcntl.flock(self.gate, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(self.lock, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def alone(self):
+        fcntl.flock(self.gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self.lock, fcntl.LOCK_EX)  # once every other slot's job has ended
+            try:
+                yield
+            finally:
+                fcntl.flock(self.lock, fcntl.LOCK_UN)
+        finally:
+            fcntl.flock(self.gate, fcntl.LOCK_UN)
+
+
 def slot_main() -> None:
     """A job slot: read tasks (JSON lines) on stdin, grade each, answer on stdout."""
     channel = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
@@ -375,6 +421,7 @@ def slot_main() -> None:
     sandbox = Sandbox(isolate=setup["isolate"], memory_mb=config.memory_mb)  # starts at its first job
     cache = VerdictCache(out / "cache", run_digest(config, sandbox.isolate, True, machine_hardware()),
                          setup["run_id"], regrade=setup["regrade"])
+    turns = SlotTurns(setup["run_id"])
     channel.write(json.dumps({"ready": True}) + "\n")
     try:
         for line in sys.stdin:
@@ -383,7 +430,7 @@ def slot_main() -> None:
                 break
             task = Submission(**message["task"])
             try:
-                event = grade_one(task, config, sandbox, cache, out, setup["verbose"])
+                event = grade_one(task, config, sandbox, cache, out, setup["verbose"], turns)
                 channel.write(json.dumps({"done": task.id, **event}) + "\n")
             except Exception as exc:  # the grader's own failure: reported, the batch goes on
                 error = f"{type(exc).__name__}: {exc}"
@@ -408,9 +455,9 @@ def _checks_digest() -> str:
     return sha256(*[exercise_digest(name) for name in registry.EXERCISES], *[instructor_setup(nb) for nb in notebooks])
 
 
-def grade_one(task: Submission, config: Config, sandbox, cache, out: Path, verbose: bool) -> dict:
+def grade_one(task: Submission, config: Config, sandbox, cache, out: Path, verbose: bool, turns=None) -> dict:
     """Grade one submission (or find it done); write its result; return a summary for the log."""
-    from .grade import grade_submission, is_transient
+    from .grade import Turns, grade_submission, is_transient
 
     target = result_path(out, task.id)
     stamp = fingerprint(task, cache)
@@ -419,7 +466,7 @@ def grade_one(task: Submission, config: Config, sandbox, cache, out: Path, verbo
         return {"state": "up to date", "earned": previous["earned"], "points": previous["points"], "graded": 0,
                 "cached": 0, "seconds": 0.0, "error": previous.get("error")}
     cache.provenance.clear()
-    result = grade_submission(Path(task.path), config, sandbox, include_hidden=True, cache=cache)
+    result = grade_submission(Path(task.path), config, sandbox, include_hidden=True, cache=cache, turns=turns or Turns)
     data = result.to_json()
     data.update(schema=RESULT_SCHEMA, id=task.id, student=task.student, assignment=task.assignment,
                 fingerprint=stamp, run_id=cache.run_id)
@@ -434,7 +481,7 @@ def grade_one(task: Submission, config: Config, sandbox, cache, out: Path, verbo
     cached = sum(1 for e in data["exercises"] if e["from_cache"])
     event = {"state": "graded" if judged or not cached else "from cache", "earned": data["earned"],
              "points": data["points"], "graded": judged, "cached": cached, "seconds": data["seconds"],
-             "error": data["error"]}
+             "error": data["error"], "flagged": [e["exercise"] for e in data["exercises"] if e["status"] == "flagged"]}
     if verbose:
         from .cli import table
 
@@ -485,6 +532,8 @@ class Progress:
         self.count += 1
         how = event["state"] if event["state"] != "graded" else f"graded {event['graded']}, cached {event['cached']}"
         line = f"{event['done']}: {event['earned']:g}/{event['points']:g} points ({how})"
+        if event.get("flagged"):
+            line += f", FLAGGED FOR REVIEW: {', '.join(event['flagged'])}"
         if event.get("error"):
             line += f": {event['error'][:120]}"
         if self.bar is not None:

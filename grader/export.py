@@ -63,17 +63,31 @@ def by_student(results: list[dict]) -> dict[str, dict[str, float]]:
     return dict(table)
 
 
+FLAGGED = "flagged"  # an exercise refused or stopped for what it tried (the gate, the guards): a person should look
+
+
+def flagged(results: list[dict]) -> dict[str, list[str]]:
+    """{student: exercises flagged for review}, in course order."""
+    order = {name: i for i, name in enumerate(_course_order())}
+    table: dict[str, set[str]] = defaultdict(set)
+    for result in results:
+        table[result["student"]].update(e["exercise"] for e in result["exercises"] if e["status"] == FLAGGED)
+    return {student: sorted(names, key=lambda n: order.get(n, len(order))) for student, names in table.items() if names}
+
+
 def wide_csv(results: list[dict]) -> str:
-    """student, one column per exercise (course order), total, possible."""
+    """student, one column per exercise (course order), total, possible, and the exercises flagged
+    for review (refused by the static gate or stopped by the answer's guards: 0 points, worth a look)."""
     points = {e["exercise"]: e["points"] for r in results for e in r["exercises"]}
     columns = [name for name in _course_order() if name in points] + sorted(set(points) - set(_course_order()))
     possible = sum(points[name] for name in columns)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", *columns, "total", "possible"])
+    marks = flagged(results)
+    writer.writerow(["student", *columns, "total", "possible", "flagged_for_review"])
     for student, earned in sorted(by_student(results).items()):
         writer.writerow([student, *(_number(earned[n]) if n in earned else "" for n in columns),
-                         _number(sum(earned.values())), _number(possible)])
+                         _number(sum(earned.values())), _number(possible), " ".join(marks.get(student, []))])
     return buffer.getvalue()
 
 
@@ -124,6 +138,8 @@ def gradescope(result: dict) -> dict:
             if j == 1 and not check["hidden"]:  # the exercise-level facts go with its first public check
                 extra = [shown["message"], shown["mistake"], shown["hint"]]
                 output = "\n".join(part for part in [output, *extra] if part)
+            if j == 1 and exercise["status"] == FLAGGED:
+                output = f"FLAGGED FOR REVIEW: {shown['message']}\n{output}".strip()
             tests.append({
                 "name": f"{exercise['exercise']}: {check['name']}", "number": f"{i}.{j}",
                 "score": float(check["earned"]), "max_score": float(check["points"]),
@@ -134,6 +150,9 @@ def gradescope(result: dict) -> dict:
     summary = f"{result['earned']:g} / {result['points']:g} points"
     if result.get("error"):
         summary += f"\n{result['error']}"
+    marked = [e["exercise"] for e in result["exercises"] if e["status"] == FLAGGED]
+    if marked:
+        summary += f"\nFlagged for review: {', '.join(marked)}"
     return {"score": float(result["earned"]), "output": summary, "visibility": "visible",
             "stdout_visibility": "hidden", "tests": tests}
 
@@ -216,7 +235,8 @@ def to_gradebook(results: list[dict], db_url: str) -> tuple[int, list[str]]:
                     problems.append(f"{result['id']}: check_{exercise['exercise']} is worth {grade.max_score:g} in "
                                     f"the gradebook and {exercise['points']:g} here (regenerate the assignment)")
                 grade.auto_score = float(exercise["earned"])
-                grade.needs_manual_grade = grade.manual_score is not None
+                # flagged for review: nbgrader's own mark, which formgrader lists until a person grades it
+                grade.needs_manual_grade = grade.manual_score is not None or exercise["status"] == FLAGGED
                 written += 1
             gradebook.db.commit()
     return written, problems

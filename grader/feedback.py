@@ -27,7 +27,7 @@ PRINTED = ("your code printed warnings or wrote to stderr while it was checked; 
 def exercise_status(exercise: dict) -> str:
     """One word for an exercise: passed, partly passed, failed, or its fate (timeout, missing...)."""
     if exercise["status"] != "graded":
-        return {"not_attempted": "not attempted"}.get(exercise["status"], exercise["status"])
+        return {"not_attempted": "not attempted", "flagged": "flagged for review"}.get(exercise["status"], exercise["status"])
     passed = [c["status"] == "passed" for c in exercise["checks"]]
     return "passed" if passed and all(passed) else "partly passed" if any(passed) else "failed"
 
@@ -145,7 +145,7 @@ def markdown(student: str, results: list[dict]) -> str:
 _STYLE = ("body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
           "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #d0d7de;padding:.3em .6em;"
           "text-align:left;vertical-align:top}.PASS{color:#1a7f37;font-weight:bold}.FAIL,.ERROR,.TIMEOUT,.CRASHED,"
-          ".MISSING,.FORBIDDEN{color:#cf222e;font-weight:bold}")
+          ".MISSING,.FORBIDDEN,.FLAGGED_FOR_REVIEW{color:#cf222e;font-weight:bold}")
 
 
 def html_page(student: str, results: list[dict]) -> str:

@@ -18,7 +18,16 @@ from _grading_class import LEAKY, REFERENCE, ROOT, SECRET, WRONG_AXIS, grade_and
 from grader import batch, exercises, reference
 from grader.core import build_calls, run_call
 
-CLASS = {"ada": REFERENCE, "bo": REFERENCE + WRONG_AXIS, "cy": LEAKY}
+# dee's softmax walks the interpreter's objects: the gate refuses it, and every export says so
+ESCAPING = '''
+
+def softmax(scores, axis=-1):
+    import gc
+    gc.collect()
+    exp = np.exp(scores - np.max(scores, axis=axis, keepdims=True))
+    return exp / np.sum(exp, axis=axis, keepdims=True)
+'''
+CLASS = {"ada": REFERENCE, "bo": REFERENCE + WRONG_AXIS, "cy": LEAKY, "dee": REFERENCE + ESCAPING}
 NOTEBOOK = "03_softmax"
 
 
@@ -35,7 +44,7 @@ def test_wide_csv_one_row_per_student_one_column_per_exercise(graded):
     with open(graded["out"] / "grades.csv", newline="") as fh:
         rows = {row["student"]: row for row in csv.DictReader(fh)}
     names = [e.name for e in exercises.for_notebook(NOTEBOOK)]
-    assert list(next(iter(rows.values()))) == ["student", *names, "total", "possible"]
+    assert list(next(iter(rows.values()))) == ["student", *names, "total", "possible", "flagged_for_review"]
     assert sorted(rows) == sorted(CLASS)
     for student, result in graded["results"].items():
         per_exercise = {e["exercise"]: e["earned"] for e in result["exercises"]}
@@ -43,6 +52,27 @@ def test_wide_csv_one_row_per_student_one_column_per_exercise(graded):
         assert float(rows[student]["total"]) == result["earned"]
         assert float(rows[student]["possible"]) == result["points"] == 16
     assert float(rows["ada"]["total"]) == 16 and float(rows["bo"]["softmax"]) < 7
+    # dee's masked_softmax calls dee's softmax (it runs in its process too): both are flagged
+    assert {student: row["flagged_for_review"] for student, row in rows.items()} == {
+        "ada": "", "bo": "", "cy": "", "dee": "softmax masked_softmax"}
+    assert float(rows["dee"]["softmax"]) == float(rows["dee"]["masked_softmax"]) == 0
+    assert float(rows["dee"]["total"]) == float(rows["dee"]["causal_mask"]) > 0
+
+
+def test_a_flagged_exercise_is_marked_in_every_export(graded):
+    """Refused by the gate: 0 points, and a person is asked to look, in each consumer's own terms."""
+    out = graded["out"]
+    dee = graded["results"]["dee"]
+    softmax = next(e for e in dee["exercises"] if e["exercise"] == "softmax")
+    assert softmax["status"] == "flagged" and "import gc" in softmax["message"], softmax["message"]
+    with open(out / "checks.csv", newline="") as fh:
+        statuses = {r["status"] for r in csv.DictReader(fh) if r["student"] == "dee" and r["exercise"] == "softmax"}
+    assert statuses == {"flagged"}
+    gradescope = json.loads((out / "gradescope" / dee["id"] / "results.json").read_text())
+    assert "Flagged for review: softmax" in gradescope["output"]
+    assert any(t["output"].startswith("FLAGGED FOR REVIEW") for t in gradescope["tests"] if t["name"].startswith("softmax"))
+    feedback = (out / "feedback" / "dee.md").read_text()
+    assert "softmax: 0 / 7 (flagged for review)" in feedback and "import gc" in feedback
 
 
 def test_long_csv_and_json_lines_one_row_per_check(graded):
@@ -195,13 +225,15 @@ def test_scores_written_into_the_gradebook_show_in_nbgrader_export(graded, tmp_p
         gradebook.add_student("ada")  # already known; the others are added by the export
     proc = run_grader("export", "--out", graded["out"], "--format", "csv-wide", "--gradebook", db, cwd=graded["folder"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "9 grade(s) written" in proc.stdout
+    assert "12 grade(s) written" in proc.stdout
 
     with Gradebook(f"sqlite:///{db}") as gradebook:
         for student, result in graded["results"].items():
             for exercise in result["exercises"]:
                 grade = gradebook.find_grade(f"check_{exercise['exercise']}", NOTEBOOK, NOTEBOOK, student)
-                assert (grade.auto_score, grade.score, grade.needs_manual_grade) == (exercise["earned"], exercise["earned"], False)
+                flagged = exercise["status"] == "flagged"  # nbgrader's own mark: formgrader lists it for a person
+                assert (grade.auto_score, grade.score, grade.needs_manual_grade) == (exercise["earned"], exercise["earned"], flagged)
+        assert gradebook.find_grade("check_softmax", NOTEBOOK, NOTEBOOK, "dee").needs_manual_grade
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "tools" / "build_notebooks.py")
