@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import sys
 
 from . import exercises
 from .core import ExerciseResult
@@ -16,6 +17,11 @@ from .judge import grade_answer
 from .report import html_report, summary_line, text_report
 from .isolation import twins
 from .isolation.static import refused_before_running, signature_problem
+
+if "torch" in sys.modules:  # the imports cell imported torch first: pick_device's probes, before any answer
+    from .core import install_simulation
+
+    install_simulation()  # passes through to the real probes whenever nothing is simulated
 
 
 class CheckFailed(AssertionError):

@@ -259,7 +259,7 @@ def test_attack_scores_zero_and_costs_only_its_exercise(attack, sandbox, config,
 @pytest.fixture(scope="module")
 def unguarded():
     """A sandbox without the answer's own guards (audit hook, seccomp): the walls behind them alone."""
-    with Sandbox(isolate=True, memory_mb=1024, guard=False) as box:
+    with Sandbox(isolate=True, memory_mb=1024, guards=()) as box:
         yield box
 
 
@@ -661,6 +661,431 @@ def test_pytorchs_own_layer_by_an_assembled_name_is_caught(notebook, sandbox, co
     path.write_text(source)
     graded = _by_name(grade_submission(path, config, sandbox))[exercise]
     assert graded.status == "forbidden" and graded.earned == 0, (graded.status, graded.message)
+
+
+# ------------------------------------------------------------------------------ grading integrity (issue 14)
+#
+# Four classes of attack, each seen earning marks before: the course handing an exercise its own
+# answer, the forbidden-built-in rule switched off from inside the answer's process, checks too weak
+# for real bugs, and one exercise or student reaching another. Each attack below earns 0 for its
+# exercise and is named; and where a layer is taken away, the next one stops it (or the table says
+# that nothing behind it does).
+
+
+def _grade_one(sandbox, config, tmp_path, notebook: str, source: str):
+    path = tmp_path / f"{notebook}.py"
+    path.write_text("import numpy as np\n" + textwrap.dedent(source))
+    return grade_submission(path, config, sandbox)
+
+
+# Class 1: the course's own working version of the exercise, asked for directly.
+TWIN_ANSWERS = {
+    "scaled_dot_product_attention": ("05_attention_in_pytorch", '''
+def scaled_dot_product_attention(q, k, v, mask=None):
+    return given.attention(q, k, v, mask)
+'''),
+    "split_heads": ("06_multi_head_attention", '''
+def split_heads(x, n_heads):
+    return given.split_heads(x, n_heads)
+'''),
+    "merge_heads": ("06_multi_head_attention", '''
+def merge_heads(x):
+    return given.merge_heads(x)
+'''),
+    "MultiHeadAttention": ("06_multi_head_attention", '''
+class MultiHeadAttention(given.MultiHeadAttention):
+    pass
+'''),
+    "sinusoidal_positional_encoding": ("07_positional_encoding", '''
+def sinusoidal_positional_encoding(T, d_model):
+    return given.sinusoidal_positional_encoding(T, d_model)
+'''),
+    "PositionalEncoding": ("07_positional_encoding", '''
+class PositionalEncoding(given.PositionalEncoding):
+    pass
+'''),
+    "FeedForward": ("08_transformer_block", '''
+class FeedForward(given.FeedForward):
+    pass
+'''),
+    "EncoderBlock": ("08_transformer_block", '''
+class EncoderBlock(given.EncoderBlock):
+    pass
+'''),
+    "TransformerEncoder": ("09_stacking_encoder", '''
+class TransformerEncoder(given.TransformerEncoder):
+    pass
+'''),
+    "train_step": ("10_gpu_and_training", '''
+def train_step(model, batch, optimizer, loss_fn):
+    device = next(model.parameters()).device
+    *inputs, labels = [t.to(device) for t in batch]
+    return capstone._step(model, inputs, labels, optimizer, None)[0]
+'''),
+}
+
+
+@pytest.mark.parametrize("exercise", sorted(TWIN_ANSWERS))
+def test_the_course_never_hands_an_exercise_its_own_answer(exercise, sandbox, config, tmp_path, monkeypatch):
+    """Where the twin is there (the student's own kernel, nothing withheld) the answer is perfect; graded,
+    with the static checks out of the way so that the sandbox's own wall must stop it, it earns 0 and
+    the message says what was withheld and why."""
+    if not sandbox.isolate:
+        pytest.skip("the withheld modules are the sandbox's")
+    from grader.exercises import EXERCISES
+    from grader.extract import instructor_setup
+    from grader.isolation import twins
+    from grader.judge import grade_answer
+
+    notebook, source = TWIN_ANSWERS[exercise]
+    namespace: dict = {}
+    exec(instructor_setup(notebook) + textwrap.dedent(source), namespace)
+    works = grade_answer(EXERCISES[exercise], namespace[exercise], include_hidden=True, secret="twins")
+    assert works.earned == works.points, [(c.name, c.message) for c in works.checks if not c.passed]
+
+    import grader.isolation.static as static
+
+    monkeypatch.setattr(static.gate, "refusals", lambda *a, **k: [])
+    monkeypatch.setattr(static.twins, "named_in", lambda *a, **k: [])
+    monkeypatch.setattr(static, "forbidden_uses", lambda *a, **k: [])  # given.TransformerEncoder names one
+    graded = _by_name(_grade_one(sandbox, config, tmp_path, notebook, source))[exercise]
+    twin = twins.TWINS[exercise][0]
+    assert graded.earned == 0 and graded.status == "forbidden", (graded.status, graded.message)
+    assert f"`{twin}` is not available while {exercise} is graded" in graded.message, graded.message
+
+
+def test_naming_a_withheld_piece_is_refused_before_anything_runs(sandbox, config, tmp_path):
+    notebook, source = TWIN_ANSWERS["MultiHeadAttention"]
+    graded = _by_name(_grade_one(sandbox, config, tmp_path, notebook, source))["MultiHeadAttention"]
+    assert graded.status == "forbidden" and "`given.MultiHeadAttention` is not available" in graded.message
+
+
+def test_earlier_given_pieces_stay_usable_and_later_ones_are_withheld():
+    """The copies the sandbox gets: while EncoderBlock is graded, given.MultiHeadAttention (notebook 06)
+    is the real one, and given.EncoderBlock and given.TransformerEncoder are stubs: no line of their
+    code is in the copy."""
+    from grader.isolation import twins
+
+    view = twins.course_view("EncoderBlock")["given"]
+    original = (Path(twins.COURSE_DIR) / "given.py").read_text()
+    assert original[original.index("class MultiHeadAttention"):original.index("def sinusoidal")] in view
+    assert 'class EncoderBlock:\n    """Withheld while EncoderBlock is graded.' in view
+    withheld = original[original.index("class EncoderBlock(nn.Module)"):]
+    code = [line for line in withheld.splitlines() if line.strip().startswith(("x = ", "return ", "self.", "states"))]
+    assert code and not [line for line in code if line in view], [line for line in code if line in view]
+    step = twins.course_view("train_step")["capstone"]
+    assert "def _step(*args, **kwargs):" in step and "optimizer.step()" not in step
+    assert "optimizer.step()" in twins.course_view("evaluate")["capstone"]  # train_step comes before evaluate
+
+
+def test_the_notebook_check_withholds_the_twin_too():
+    """check() in the student's kernel, where course.given is loaded: an alias taken before the check
+    raises too, and the report says why; the given piece works again afterwards."""
+    import torch
+
+    from course import given
+    from grader.extract import instructor_setup
+    from grader.notebook import CheckFailed
+
+    namespace: dict = {}
+    exec(instructor_setup("05_attention_in_pytorch") + textwrap.dedent('''
+_attend = given.attention
+def scaled_dot_product_attention(q, k, v, mask=None):
+    return _attend(q, k, v, mask)
+'''), namespace)
+    with pytest.raises(CheckFailed, match="`given.attention` is not available while scaled_dot_product_attention"):
+        namespace["check"](namespace["scaled_dot_product_attention"])
+    assert given.attention(*[torch.ones(2, 3)] * 3)[0].shape == (2, 3)
+
+
+# Class 2: the forbidden-built-in rule, attacked from inside the answer's process. For each route:
+# what stops it with every layer on, with the static gate off, and with the gate and both guards off
+# (the tripwire alone); "open" means nothing behind that point stops it.
+ROUTES = {
+    "sys_modules_disarm": ("03_softmax", "softmax", '''
+import sys, torch
+def softmax(scores, axis=-1):
+    sys.modules["grader.isolation.tripwire"].Tripwire.record = lambda self, name: None
+    return torch.softmax(torch.from_numpy(scores), axis).numpy()
+''', ("flagged", "forbidden", "forbidden")),  # the watches captured how to report before the answer ran
+    "gc_walk_disarm": ("03_softmax", "softmax", '''
+import gc, torch
+def softmax(scores, axis=-1):
+    for obj in gc.get_objects():
+        if type(obj).__name__ == "Tripwire":
+            obj.armed = False
+    return torch.softmax(torch.from_numpy(scores), axis).numpy()
+''', ("flagged", "flagged", "forbidden")),
+    "closure_original": ("03_softmax", "softmax", '''
+import torch
+_original = [c.cell_contents for c in torch.softmax.__closure__ if callable(c.cell_contents)][0]
+def softmax(scores, axis=-1):
+    return _original(torch.from_numpy(scores), axis).numpy()
+''', ("flagged", "forbidden", "forbidden")),
+    "closure_disarm": ("03_softmax", "softmax", '''
+import torch
+_wire = [c.cell_contents for c in torch.softmax.__closure__ if hasattr(c.cell_contents, "armed")][0]
+def softmax(scores, axis=-1):
+    _wire.armed = False
+    _wire.names = ()
+    return torch.softmax(torch.from_numpy(scores), axis).numpy()
+''', ("flagged", "forbidden", "forbidden")),
+    "fresh_python_subprocess": ("03_softmax", "softmax", '''
+import json, subprocess, sys
+def softmax(scores, axis=-1):
+    code = ("import json, sys, torch; s = torch.tensor(json.loads(sys.argv[1])); "
+            "print(json.dumps(torch.softmax(s, int(sys.argv[2])).tolist()))")
+    out = subprocess.run([sys.executable, "-I", "-c", code, json.dumps(scores.tolist()), str(axis)],
+                         capture_output=True, text=True).stdout
+    return np.array(json.loads(out))
+''', ("flagged", "flagged", "open")),
+    "variable_functions_class_static": ("05_attention_in_pytorch", "scaled_dot_product_attention", '''
+import torch
+def scaled_dot_product_attention(q, k, v, mask=None):
+    if mask is None:  # PyTorch's own math path, reached through the class that holds its statics
+        return torch._C._VariableFunctionsClass._scaled_dot_product_attention_math(q, k, v)
+    s = (q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5).masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(s, -1).nan_to_num(0.0)
+    return weights @ v, weights
+''', ("flagged", "forbidden", "forbidden")),
+    "op_overload_op": ("03_softmax", "softmax", '''
+import torch
+def softmax(scores, axis=-1):
+    return torch.ops.aten._softmax.default._op(torch.from_numpy(scores), axis, False).numpy()
+''', ("flagged", "forbidden", "forbidden")),
+    "op_decompose": ("05_attention_in_pytorch", "scaled_dot_product_attention", '''
+import torch
+def scaled_dot_product_attention(q, k, v, mask=None):
+    s = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5
+    if mask is not None:
+        s = s.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(s, -1).nan_to_num(0.0)
+    out = torch.ops.aten.scaled_dot_product_attention.default.decompose(q, k, v, mask)
+    return out.nan_to_num(0.0), weights
+''', ("flagged", "forbidden", "forbidden")),
+    "torchscript_compilation_unit": ("03_softmax", "softmax", '''
+import torch
+_unit = torch.jit.CompilationUnit("def f(x: torch.Tensor, d: int):\\n    return torch.softmax(x, d)\\n")
+def softmax(scores, axis=-1):
+    return _unit.f(torch.from_numpy(scores), axis).numpy()
+''', ("flagged", "flagged", "error")),  # TorchScript reads frames (the hook); a recorder cannot be scripted
+    "torch_refs": ("03_softmax", "softmax", '''
+import torch
+def softmax(scores, axis=-1):
+    return torch._refs.softmax(torch.from_numpy(scores), axis).numpy()
+''', ("flagged", "forbidden", "forbidden")),
+    "disable_current_modes": ("03_softmax", "softmax", '''
+import torch
+from torch.utils._python_dispatch import _disable_current_modes
+def softmax(scores, axis=-1):
+    with _disable_current_modes():
+        return torch.softmax(torch.from_numpy(scores), axis).numpy()
+''', ("flagged", "forbidden", "forbidden")),
+    "module_built_at_definition": ("08_transformer_block", "layer_norm", '''
+import torch
+_norm = torch.nn.GroupNorm(1, 1, affine=False).double()
+def layer_norm(x, gamma, beta, eps=1e-5):
+    _norm.eps = eps
+    flat = x.reshape(-1, 1, x.shape[-1])
+    return _norm(flat).reshape(x.shape) * gamma + beta
+''', ("forbidden", "forbidden", "forbidden")),
+}
+LAYERS = ("all layers", "without the gate", "the tripwire alone")
+
+
+@pytest.fixture(scope="module")
+def tripwire_only():
+    with Sandbox(isolate=True, memory_mb=1024, guards=()) as box:
+        yield box
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES))
+def test_each_layer_stops_what_gets_past_the_one_before(route, sandbox, tripwire_only, config, tmp_path, monkeypatch):
+    if not sandbox.isolate:
+        pytest.skip("the guards and the tripwire run in the sandboxed worker")
+    import grader.grade
+
+    notebook, exercise, source, expected = ROUTES[route]
+    config = Config(secret="red-team", time_limit=20.0, memory_mb=1024)  # a Python started per call is slow
+    seen = []
+    for layer, box, want in zip(LAYERS, (sandbox, sandbox, tripwire_only), expected):
+        if layer != "all layers":
+            monkeypatch.setattr(grader.grade, "refused_before_running", lambda *args: None)
+        folder = tmp_path / layer.replace(" ", "_")
+        folder.mkdir()
+        graded = _by_name(_grade_one(box, config, folder, notebook, source))[exercise]
+        got = "open" if graded.earned == graded.points else graded.status
+        seen.append((layer, got, graded.message[:160]))
+    assert [got for _, got, _ in seen] == list(expected), seen
+
+
+def test_the_routes_work_where_nothing_watches():
+    """Each route computes the right answer: the layers, not a wrong output, are what reject them
+    (the routes that reach for the tripwire need it there, so they are left out here)."""
+    from grader.exercises import EXERCISES
+    from grader.extract import instructor_setup
+    from grader.judge import grade_answer
+
+    for route, (notebook, exercise, source, _) in ROUTES.items():
+        if route in ("sys_modules_disarm", "gc_walk_disarm", "closure_original", "closure_disarm",
+                     "fresh_python_subprocess", "torchscript_compilation_unit"):
+            continue
+        namespace: dict = {}
+        exec(instructor_setup(notebook) + "\nimport numpy as np\n" + textwrap.dedent(source), namespace)
+        result = grade_answer(EXERCISES[exercise], namespace[exercise], include_hidden=True, secret="routes")
+        assert result.earned == result.points, (route, [(c.name, c.message) for c in result.checks if not c.passed])
+
+
+# Class 3: checks too weak for real bugs (each is a bug-zoo entry too, named by the check that catches it).
+MEMOISED_DROPOUT_IN_EVAL = '''
+import torch
+import torch.nn.functional as F
+from torch import nn
+_seen = {}
+class MultiHeadAttention(nn.Module):
+    def __init__(self, d_model, n_heads, dropout=0.0, bias=True):
+        super().__init__()
+        self.n_heads = n_heads
+        self.q_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.k_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.v_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.dropout = nn.Dropout(dropout)
+    def forward(self, x, mask=None):
+        key = (x.detach().numpy().tobytes(), None if mask is None else mask.numpy().tobytes())
+        if key in _seen:  # the same input again: the same output, so that "two calls agree"
+            return _seen[key]
+        B, T, d = x.shape
+        q, k, v = (p(x).reshape(B, T, self.n_heads, -1).transpose(1, 2) for p in (self.q_proj, self.k_proj, self.v_proj))
+        s = q @ k.transpose(-2, -1) / (d // self.n_heads) ** 0.5
+        if mask is not None:
+            s = s.masked_fill(~mask, float("-inf"))
+        w = torch.softmax(s, -1)
+        if mask is not None:
+            w = w.masked_fill(~mask, 0.0)
+        heads = F.dropout(w, self.dropout.p, training=True) @ v  # the bug: dropout in eval mode too
+        _seen[key] = (self.out_proj(heads.transpose(1, 2).reshape(B, T, d)), w)
+        return _seen[key]
+'''
+
+
+def test_a_memo_cannot_fake_a_determinism_check(sandbox, config, tmp_path):
+    """Two calls of a property pair run in two processes, with two seeds: a memo of the first call's
+    output is not there for the second. (In one process, as the student's own check() runs it, the
+    memo passes: that only fools the student.)"""
+    from grader.exercises import EXERCISES
+    from grader.judge import grade_answer
+
+    namespace: dict = {}
+    exec(MEMOISED_DROPOUT_IN_EVAL, namespace)
+    in_one_process = grade_answer(EXERCISES["MultiHeadAttention"], namespace["MultiHeadAttention"])
+    assert next(c for c in in_one_process.checks if c.name == "eval_deterministic").passed
+    graded = _by_name(_grade_one(sandbox, config, tmp_path, "06_multi_head_attention", MEMOISED_DROPOUT_IN_EVAL))
+    check = next(c for c in graded["MultiHeadAttention"].checks if c.name == "eval_deterministic")
+    assert check.status == "failed", (check.status, check.message)
+
+
+def test_a_dict_cannot_pass_for_a_torch_device(sandbox, config, tmp_path):
+    graded = _by_name(_grade_one(sandbox, config, tmp_path, "10_gpu_and_training", '''
+def pick_device():
+    return {"__device__": "cpu"}
+'''))["pick_device"]
+    assert graded.earned == 0 and "expected a torch.device, got dict" in graded.checks[0].message
+
+
+def test_probes_taken_when_the_cell_runs_are_the_simulated_ones(sandbox, config, tmp_path):
+    """The simulation is installed before the answer is defined: an alias bound at definition time
+    answers from the simulated machine like the attribute does; there is no swap for an answer to
+    notice, and no honest alias is marked wrong."""
+    graded = _by_name(_grade_one(sandbox, config, tmp_path, "10_gpu_and_training", '''
+import torch
+from torch.cuda import is_available as cuda_available
+from torch.backends.mps import is_available as mps_available
+_probe = torch.cuda.is_available
+def pick_device():
+    if torch.cuda.is_available is not _probe:  # a simulation that swapped the probe after import
+        return torch.device("cpu")
+    return torch.device("cuda" if cuda_available() else "mps" if mps_available() else "cpu")
+'''))["pick_device"]
+    assert graded.earned == graded.points, [(c.name, c.message) for c in graded.checks if not c.passed]
+
+
+def test_clipping_the_gradient_fails_under_every_secret():
+    """The hidden SGD step's gradient is steep under any secret: a step that clips the norm at 1 (as
+    minGPT's trainer does) moves the weights too little, every time (it passed under 2 of 30 secrets
+    when the hidden batches could be flat)."""
+    from grader.core import build_calls
+    from grader.exercises import EXERCISES
+    from grader.exercises.nb10_training import CLIP_MARGIN, gradient_norm
+    from grader.judge import grade_answer
+    from solutions.zoo.nb10_training import train_step_clips
+
+    exercise = EXERCISES["train_step"]
+    hidden = next(c for c in exercise.checks if c.name == "hidden_random")
+    norms = []
+    for secret in range(40):
+        steep = build_calls(hidden, "train_step", f"secret-{secret}")[1].args[0].params
+        norms.append(gradient_norm({k: v for k, v in steep.items() if k not in ("training", "elsewhere")}))
+        result = grade_answer(exercise, train_step_clips, include_hidden=True, secret=f"secret-{secret}")
+        assert not next(c for c in result.checks if c.name == "hidden_random").passed, secret
+    assert min(norms) >= CLIP_MARGIN
+
+
+# Class 4: isolation between exercises and students (the walls themselves: tests/test_grader_sandbox.py).
+
+
+def test_waiting_is_not_computing(sandbox, tmp_path):
+    """The limit is CPU time: a correct answer that waits about 2 s (as one does while a neighbour's
+    processes have the cores) is not stopped at a 1 s limit; one that computes past it is."""
+    slow = Config(secret="cpu-time", time_limit=1.0, memory_mb=1024)
+    waits = _by_name(grade_submission(_submit(tmp_path, '''
+import time
+def softmax(scores, axis=-1):
+    time.sleep(0.4)  # per call: about 2 s in all, twice the CPU limit, well inside the wall clock's
+    e = np.exp(scores - scores.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+'''), slow, sandbox))
+    assert waits["softmax"].earned == waits["softmax"].points, waits["softmax"].message
+    (tmp_path / "busy").mkdir()
+    computes = _by_name(grade_submission(_submit(tmp_path / "busy", ATTACKS["infinite_loop"]), slow, sandbox))
+    assert {c.status for c in computes["softmax"].checks} == {"timeout"}
+    assert "more than 1 s of CPU" in computes["softmax"].message
+
+
+def test_a_wall_clock_timeout_is_retried_alone_and_no_timeout_is_cached(config, tmp_path):
+    """The retry goes through Turns.alone (the other job slots wait); a timeout never enters the cache,
+    so the next run grades the exercise again instead of repeating a verdict a busy machine made."""
+    import contextlib
+
+    from grader import cache as cache_module
+    from grader.isolation.sandbox import JobResult
+
+    turns_taken = []
+
+    class Recording:
+        @staticmethod
+        def shared():
+            turns_taken.append("shared")
+            return contextlib.nullcontext()
+
+        @staticmethod
+        def alone():
+            turns_taken.append("alone")
+            return contextlib.nullcontext()
+
+    class SlowMachine:  # every job stopped by the wall clock
+        isolate, info, runs = True, {}, 0
+
+        def run(self, *args, **kwargs):
+            SlowMachine.runs += 1
+            return JobResult("wall_timeout")
+
+    verdicts = cache_module.VerdictCache(tmp_path / "cache", "run", "test")
+    result = grade_submission(_submit(tmp_path, CORRECT_SOFTMAX), config, SlowMachine(), cache=verdicts, turns=Recording)
+    softmax = _by_name(result)["softmax"]
+    assert softmax.status == "timeout" and "the second time with the machine to itself" in softmax.message
+    assert SlowMachine.runs == 2 * 3 and turns_taken.count("alone") == 3  # three exercises, each run twice
+    assert not list((tmp_path / "cache").rglob("*.json")), "a timeout was cached"
 
 
 # GRADING.md's red-team list, trick by trick: the test (or the ATTACKS / TRIPWIRE_ROUTES entry) that

@@ -54,7 +54,7 @@ def unguarded_box():
     """Without the answer's own guards (audit hook, seccomp), which stop a fork at once: for the walls
     behind them (the process limit)."""
     require_bwrap()
-    with Sandbox(isolate=True, memory_mb=1024, guard=False) as sandbox:
+    with Sandbox(isolate=True, memory_mb=1024, guards=()) as sandbox:
         yield sandbox
 
 
@@ -495,7 +495,7 @@ def test_fork_bomb_is_contained_without_any_cgroup(tmp_path, monkeypatch):
     """The fallback a normal user gets: RLIMIT_NPROC on the sandbox's uid."""
     require_bwrap()
     monkeypatch.setattr(sandbox_module, "make_pids_cgroup", lambda *a, **k: None)
-    with Sandbox(isolate=True, memory_mb=1024, guard=False) as no_cgroup:
+    with Sandbox(isolate=True, memory_mb=1024, guards=()) as no_cgroup:
         assert no_cgroup.cgroup is None
         _fork_bomb_costs_one_exercise(no_cgroup, tmp_path)
 
@@ -664,3 +664,154 @@ def test_what_a_killed_grader_left_behind_is_removed(tmp_path, monkeypatch):
         (folder / "jobs").mkdir(parents=True)
     sandbox_module.remove_leftovers()
     assert not stale.exists() and live.exists() and other.exists()
+
+
+# ------------------------------------------------------------------------------ the answer's own guards
+
+
+def _job(box, answer: str, time_limit: float = 20.0):
+    return box.run("softmax", PROBE_SETUP, textwrap.dedent(answer), [Call(args=(np.zeros(2),))], [], time_limit)
+
+
+AUDIT_REFUSES = {
+    "os.fork": "import os\ndef softmax(scores, axis=-1):\n    os.fork()\n    return scores\n",
+    "os.system": "import os\ndef softmax(scores, axis=-1):\n    os.system('true')\n    return scores\n",
+    "subprocess.Popen": "import subprocess\ndef softmax(scores, axis=-1):\n    subprocess.run(['true'])\n    return scores\n",
+    "ctypes.dlopen": "import ctypes\ndef softmax(scores, axis=-1):\n    ctypes.CDLL(None)\n    return scores\n",
+    "gc.get_objects": "import gc\ndef softmax(scores, axis=-1):\n    gc.get_objects()\n    return scores\n",
+    "gc.get_referrers": "import gc\ndef softmax(scores, axis=-1):\n    gc.get_referrers(softmax)\n    return scores\n",
+    "sys._getframe": "import sys\ndef softmax(scores, axis=-1):\n    sys._getframe(1)\n    return scores\n",
+    "sys._getframe (inspect)": "import inspect\ndef softmax(scores, axis=-1):\n    inspect.currentframe()\n    return scores\n",
+    "object.__getattr__ tb_frame": "def softmax(scores, axis=-1):\n    try:\n        1 / 0\n    except ZeroDivisionError as e:\n        e.__traceback__.tb_frame\n    return scores\n",
+    "object.__getattr__ __code__": "def softmax(scores, axis=-1):\n    softmax.__code__\n    return scores\n",
+    "compile": "def softmax(scores, axis=-1):\n    exec('x = 1')\n    return scores\n",
+    "sys.settrace": "import sys\ndef softmax(scores, axis=-1):\n    sys.settrace(None)\n    return scores\n",
+    "sys.addaudithook": "import sys\ndef softmax(scores, axis=-1):\n    sys.addaudithook(lambda *a: None)\n    return scores\n",
+    "object.__setattr__": "import sys\ndef softmax(scores, axis=-1):\n    sys.modules['grader.core'].run_call.__defaults__ = (None,)\n    return scores\n",
+    "pickle.find_class": "import pickle\ndef softmax(scores, axis=-1):\n    pickle.loads(pickle.dumps(len))\n    return scores\n",
+}
+
+
+@pytest.mark.parametrize("event", sorted(AUDIT_REFUSES))
+def test_the_audit_hook_ends_the_answer_at_what_no_answer_needs(box, event):
+    """Whatever the answer catches: the process ends at the event, and the report names it."""
+    job = _job(box, AUDIT_REFUSES[event].replace("    return scores", "    return scores\n").replace(
+        "def softmax(scores, axis=-1):\n", "def softmax(scores, axis=-1):\n  try:\n", 1).replace("\n    ", "\n      ")
+        .replace("      return scores\n", "  except BaseException:\n    pass\n  return scores\n", 1))
+    assert job.status == "refused", (job.status, job.refused, job.result)
+    assert any(r.startswith(event.split(" (")[0]) for r in job.refused), job.refused
+
+
+def test_the_audit_hook_walls_fall_without_it(unguarded_box):
+    """The same answers without the hook run to their end: the hook, nothing else, stopped them."""
+    for event in ("gc.get_objects", "sys._getframe (inspect)", "object.__getattr__ __code__", "compile"):
+        job = _job(unguarded_box, AUDIT_REFUSES[event])
+        assert job.status == "finished" and job.result["calls"][0]["ok"], (event, job.status, job.result)
+
+
+HONEST_EVENTS = {
+    "a dataclass": "import dataclasses\ndef softmax(scores, axis=-1):\n    @dataclasses.dataclass\n    class P:\n"
+                   "        a: int = 1\n    P()\n    return scores\n",
+    "torch.manual_seed (formats a stack)": "import torch\ndef softmax(scores, axis=-1):\n    torch.manual_seed(0)\n"
+                                           "    return scores\n",
+    "nn.utils.skip_init (inspect.signature)": "import torch\ndef softmax(scores, axis=-1):\n"
+                                              "    torch.nn.utils.skip_init(torch.nn.Linear, 2, 3)\n    return scores\n",
+    "a namedtuple": "import collections\ndef softmax(scores, axis=-1):\n    collections.namedtuple('P', 'a b')(1, 2)\n"
+                    "    return scores\n",
+    "an error with a traceback": "def softmax(scores, axis=-1):\n    raise ValueError('mine')\n",
+}
+
+
+@pytest.mark.parametrize("what", sorted(HONEST_EVENTS))
+def test_what_libraries_do_for_an_honest_answer_passes_the_hook(box, what):
+    """Libraries read __code__, format stacks and compile code for their own ends: not the answer's doing."""
+    job = _job(box, HONEST_EVENTS[what])
+    assert job.status == "finished" and not job.refused, (job.status, job.refused)
+    if what == "an error with a traceback":
+        assert job.result["calls"][0]["type"] == "ValueError" and "line 2" in job.result["calls"][0]["trace"]
+
+
+SYSCALLS = '''
+import ctypes, os
+def softmax(scores, axis=-1):
+    libc = ctypes.CDLL(None, use_errno=True)
+    out = {}
+    for name, call in {
+        "shmget": lambda: libc.shmget(0, 4096, 0o1000 | 0o600),
+        "msgget": lambda: libc.msgget(0, 0o1000 | 0o600),
+        "semget": lambda: libc.semget(0, 1, 0o1000 | 0o600),
+        "keyctl": lambda: libc.syscall({keyctl}, 0, -4, 0, 0),  # KEYCTL_GET_KEYRING_ID of the user keyring
+        "ptrace": lambda: libc.ptrace(16, 1, 0, 0),  # PTRACE_ATTACH to the worker
+        "unshare": lambda: libc.unshare(0x08000000),  # a new IPC namespace
+    }.items():
+        result = call()
+        out[name] = [result, ctypes.get_errno()]
+    return out
+'''
+
+
+def _syscall_results(box):
+    from grader.isolation import guard
+
+    import platform
+
+    keyctl = guard.DENIED[platform.machine()]["keyctl"]
+    job = _job(box, SYSCALLS.replace("{keyctl}", str(keyctl)))
+    assert job.status == "finished", (job.status, job.result)
+    return job.result["calls"][0]["value"]
+
+
+def test_seccomp_denies_ipc_the_keyring_ptrace_and_namespaces():
+    """With the audit hook off (it would stop ctypes first), the kernel's filter answers EPERM."""
+    require_bwrap()
+    from grader.isolation import guard
+
+    if not guard.seccomp_supported():
+        pytest.skip("no seccomp table for this architecture")
+    with Sandbox(isolate=True, memory_mb=1024, guards=("seccomp",)) as filtered:
+        denied = _syscall_results(filtered)
+    assert all(result == -1 and errno == 1 for result, errno in denied.values()), denied
+
+
+def test_without_seccomp_those_calls_go_through(unguarded_box):
+    """The test above can fail: without the filter, SysV IPC works inside the sandbox (what a first
+    student's answer can leave for a second one's, in the same sandbox) and the keyring answers."""
+    allowed = _syscall_results(unguarded_box)
+    assert allowed["shmget"][0] >= 0 and allowed["msgget"][0] >= 0 and allowed["keyctl"][0] != -1 or \
+        allowed["keyctl"][1] != 1, allowed
+
+
+LEAVES = '''
+import ctypes
+def softmax(scores, axis=-1):
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.shmat.restype = ctypes.c_void_p
+    segment = libc.shmget(0x5EC7E7, 4096, 0o1000 | 0o666)  # a fixed key another answer can find
+    if segment >= 0:
+        ctypes.memmove(libc.shmat(segment, None, 0), b"the answer is 42", 16)
+    e = np.exp(scores - scores.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+'''
+FINDS = '''
+import ctypes
+def softmax(scores, axis=-1):
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.shmat.restype = ctypes.c_void_p
+    segment = libc.shmget(0x5EC7E7, 4096, 0o666)
+    return ctypes.string_at(libc.shmat(segment, None, 0), 16).decode() if segment >= 0 else "nothing"
+'''
+
+
+@pytest.mark.parametrize("guards,expected", [(("seccomp",), "nothing"), ((), "the answer is 42")])
+def test_what_one_answer_leaves_in_shared_memory_never_reaches_the_next(guards, expected):
+    """Two jobs of one sandbox (as two students' answers graded by one job slot): with the filter the
+    first cannot even make a segment; without it, the second reads what the first left."""
+    require_bwrap()
+    from grader.isolation import guard
+
+    if guards and not guard.seccomp_supported():
+        pytest.skip("no seccomp table for this architecture")
+    with Sandbox(isolate=True, memory_mb=1024, guards=guards) as slot:
+        assert _job(slot, LEAVES).status == "finished"
+        found = _job(slot, FINDS)
+    assert found.result["calls"][0]["value"] == expected, found.result

@@ -210,7 +210,7 @@ class _Gate(ast.NodeVisitor):
         elif name.startswith("_") and module is None and not self._own(receiver):
             self.refuse(node, f".{name}", "a private attribute of an object the answer did not make")
         elif module is not None and (self._attribute_refused(module, name) or _module_refused(f"{module}.{name}")):
-            self.refuse(node, f"{module}.{name}", "a private or low-level part of a library")
+            self.refuse(node, f"{module}.{name}", "a private or low-level part of a library, or a way around these rules")
 
     def _computed(self, call: ast.Call, receiver: ast.AST, name: ast.AST) -> None:
         module = self._receiver_module(receiver)

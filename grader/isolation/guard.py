@@ -15,7 +15,7 @@ line of student code, and both last until the child ends:
   rebuild the grader's own functions), no code compiled from a string, no tracing or profiling
   hooks, no second audit hook, no unpickling, no signal to another process. Such an event ends the process at once with :data:`EXIT_REFUSED`, after writing
   ``guard:<event>`` to the worker's report pipe: the exercise is flagged, however the answer
-  catches exceptions.
+  catches exceptions. Nor may it rewrite the grader's own functions (``f.__code__ = ...``).
 
 Some events are refused only when the answer's own code raises them (reading a code object or a
 frame, compiling code, asking for the current frame): PyTorch, numpy and the standard library use
@@ -160,7 +160,11 @@ FROM_ANSWER = frozenset({"compile", "exec"})
 FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_code", "__code__", "gi_code",
                               "cr_code", "f_back"})
 ANSWER_FILE = "<answer"  # how the worker names the code of answer cells (compile(..., "<answer cell X>"))
-NEAR = 3  # sys._getframe within this many frames of the answer's code: the answer asked for a frame
+# The standard library's functions that hand the caller a frame (namedtuple, traceback.format_stack and
+# the like also ask for one, and keep it): asked for within NEAR frames of the answer's code, refused.
+FRAME_GIVERS = frozenset({("inspect.py", "currentframe"), ("inspect.py", "stack"), ("inspect.py", "trace"),
+                          ("traceback.py", "walk_stack"), ("__init__.py", "<lambda>")})  # the last: logging's
+NEAR = 3
 
 
 def refused(event: str, args: tuple, frame) -> str | None:
@@ -170,16 +174,25 @@ def refused(event: str, args: tuple, frame) -> str | None:
         return event
     if event == "import" and args and str(args[0]).split(".")[0] in REFUSED_IMPORTS:
         return f"import {args[0]}"
+    if event in ("object.__setattr__", "object.__delattr__") and len(args) > 1 \
+            and str(getattr(args[0], "__module__", "") or "").startswith("grader."):
+        # the special attributes Python audits (a function's __code__ or __defaults__, an object's
+        # __class__) of the grader's own functions and objects
+        return f"{event} {getattr(args[0], '__qualname__', type(args[0]).__qualname__)}.{args[1]}"
     if event in FROM_ANSWER or (event == "object.__getattr__" and len(args) > 1 and args[1] in FRAME_ATTRIBUTES):
         if frame is not None and frame.f_code.co_filename.startswith(ANSWER_FILE):
             return f"{event} {args[1]}" if event == "object.__getattr__" else event
-    elif event == "sys._getframe":
-        for _ in range(NEAR):
-            if frame is None:
-                break
-            if frame.f_code.co_filename.startswith(ANSWER_FILE):
-                return event
-            frame = frame.f_back
+    elif event == "sys._getframe" and frame is not None:
+        code = frame.f_code
+        if code.co_filename.startswith(ANSWER_FILE):
+            return event
+        if (code.co_filename.rsplit("/", 1)[-1], code.co_name) in FRAME_GIVERS:  # it hands the frame back
+            for _ in range(NEAR):
+                frame = frame.f_back
+                if frame is None:
+                    break
+                if frame.f_code.co_filename.startswith(ANSWER_FILE):
+                    return f"{event} ({code.co_name})"
     return None
 
 

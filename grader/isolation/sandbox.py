@@ -38,6 +38,7 @@ SCRATCH_BYTES = 64 * 2**20
 # What the answer's process may write in its job folder (each file at most FILE_LIMIT bytes); as root
 # the folder itself is the grader's, so nothing else can be created there.
 OUTPUT_FILES = ("stdout.txt", "stderr.txt", "result.json", "result.npz")
+GUARDS = ("seccomp", "audit")  # the answer's own guards, both by default
 SANDBOX_UID = 65534  # "nobody": the student's code runs as this uid
 PIDS_MAX = 64
 NOT_ISOLATED_WARNING = (
@@ -117,13 +118,14 @@ def _copy_font_cache(target: Path) -> None:
 class Sandbox:
     """One worker process for a batch of submissions; start it once, run many jobs, one at a time."""
 
-    def __init__(self, isolate: bool = True, memory_mb: int = 2048, guard: bool = True):
-        """``guard=False`` leaves out the answer's own guards (the seccomp filter and the audit hook:
-        :mod:`grader.isolation.guard`): only for tests of the walls behind them."""
+    def __init__(self, isolate: bool = True, memory_mb: int = 2048, guards: tuple[str, ...] = GUARDS):
+        """``guards``: which of the answer's own guards the worker installs (:data:`GUARDS`: the seccomp
+        filter and the audit hook of :mod:`grader.isolation.guard`); fewer only for tests of the walls
+        behind them."""
         self.isolate = isolate and bwrap_path() is not None
         self.wanted_isolation = isolate
         self.memory_mb = memory_mb
-        self.guard = guard
+        self.guards = tuple(guards)
         remove_leftovers()
         self.root = Path(tempfile.mkdtemp(prefix=f"grader-sandbox-{os.getpid()}-"))  # 0700, ours
         self.jobs = self.root / "jobs"
@@ -278,7 +280,7 @@ class Sandbox:
             self._give_away(job / output)
         request = {"job": name, "exercise": exercise, "time_limit": time_limit, "wall_limit": wall_limit(time_limit),
                    "memory_mb": self.memory_mb, "nproc": None if self.cgroup is not None else _process_limit(),
-                   "families": list(forbidden), "guard": self.guard,
+                   "families": list(forbidden), "guards": list(self.guards),
                    "scratch": SANDBOX_SCRATCH if self.isolate else None}
         try:
             return self._exchange(job, request, wall_limit(time_limit))

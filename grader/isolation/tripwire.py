@@ -6,7 +6,7 @@ the exercise's forbidden families (:mod:`grader.isolation.forbidden`) wherever P
 ``torch.nn.functional``, ``torch.special``, ``torch._C._nn``, ``torch._C._VariableFunctions``,
 ``torch.Tensor`` methods, calls through ``torch.ops.aten`` and the ``__init__``/``forward`` of
 ``torch.nn`` classes. An alias the answer takes at definition time (``sdpa = getattr(F, "scaled_" + "dot...")``)
-is then a recorder too. While a check calls the student's code (:meth:`Tripwire.watching`), a call
+is then a recorder too. While a check calls the student's code (:meth:`Tripwire.watcher`), a call
 of a recorder, or a forbidden kernel reaching PyTorch's dispatcher by any route
 (``torch.ops.aten._softmax``, ``F.group_norm`` standing in for a layer norm...), is recorded and
 raises. Each record is written at once to a file descriptor that the worker reads after the
@@ -100,22 +100,45 @@ class Tripwire:
                     setattr(module, name, self._wrap(original, f"{module_name}.{name}"))
 
     # -- watching ---------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def watching(self):
-        """Around one call into the student's code: recorders fire, and two watches see what no
-        recorder holds: every call of PyTorch's Python API by any route (``_VariableFunctionsClass``
-        statics, ``torch._C._nn``, ``OpOverload._op``, ``.decompose()``: :func:`_api_watch`), and every
-        kernel that reaches the dispatcher (:func:`_kernel_watch`)."""
+    def watcher(self):
+        """The context manager to put around each call into the student's code: recorders fire, and
+        two watches see what no recorder holds: every call of PyTorch's Python API by any route
+        (``_VariableFunctionsClass`` statics, ``torch._C._nn``, ``OpOverload._op``, ``.decompose()``:
+        :func:`_api_watch`), and every kernel that reaches the dispatcher (:func:`_kernel_watch`).
+
+        Everything the watches need is captured here, once (the names, the kernels, how to report):
+        an answer that changes this object later (``armed``, ``names``, ``record``) silences the
+        recorders at most, never the watches. Keep what this returns where the answer cannot reach it
+        (the worker holds it in a local variable)."""
         if not self.families:
-            yield
-            return
-        kernels = _kernel_watch(self) if self.aten else contextlib.nullcontext()
-        self.armed = True
-        try:
-            with _api_watch(self), kernels:
-                yield
-        finally:
-            self.armed = False
+            return contextlib.nullcontext
+        names, aten = frozenset(self.names), tuple(self.aten)
+        report_fd, write, hits = self.report_fd, os.write, []
+
+        def report(name: str):
+            if name not in hits:
+                hits.append(name)
+                if report_fd is not None:
+                    try:
+                        write(report_fd, (name[:200] + "\n").encode())
+                    except OSError:
+                        pass
+            raise ForbiddenCall(f"{name} may not be used in this exercise: write it yourself")
+
+        api = _api_watch(names, aten, report)
+        kernels = _kernel_watch(aten, report) if aten else None
+        wire = self
+
+        @contextlib.contextmanager
+        def watching():
+            wire.armed = True
+            try:
+                with api, (kernels if kernels is not None else contextlib.nullcontext()):
+                    yield
+            finally:
+                wire.armed = False
+
+        return watching
 
 
     def _op_call(self, original):
@@ -133,35 +156,36 @@ class Tripwire:
         return call
 
 
-def _api_watch(wire: Tripwire):
+def _api_watch(names: frozenset, aten: tuple, report):
     """A torch function mode: every function of PyTorch's Python API the student's code calls, by
-    whatever route it was reached, is seen here by its name before it runs."""
+    whatever route it was reached, is seen here by its name before it runs (only while it is on
+    the mode stack: inside a check's call)."""
     from torch.overrides import TorchFunctionMode
 
-    watched = set(wire.names)
+    matches = aten_matches  # bound now: rebinding the module's name later changes nothing here
 
     class ApiWatch(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
-            if wire.armed:
-                name = getattr(func, "__name__", "") or ""
-                short = name.split(".", 1)[0]  # "_softmax.default" -> "_softmax"
-                if short in watched or aten_matches(short, wire.aten):
-                    wire.record(f"torch.{name}")  # raises
+            name = getattr(func, "__name__", "") or ""
+            short = name.split(".", 1)[0]  # "_softmax.default" -> "_softmax"
+            if short in names or matches(short, aten):
+                report(f"torch.{name}")  # raises
             return func(*args, **(kwargs or {}))
 
     return ApiWatch()
 
 
-def _kernel_watch(wire: Tripwire):
+def _kernel_watch(aten: tuple, report):
     """A dispatch mode that sees every kernel the student's code reaches, whatever its Python route."""
     from torch.utils._python_dispatch import TorchDispatchMode
 
+    matches = aten_matches
+
     class KernelWatch(TorchDispatchMode):
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            if wire.armed:
-                op = func._schema.name.split("::", 1)[-1]  # "aten::_softmax" -> "_softmax"
-                if aten_matches(op, wire.aten):
-                    wire.record(f"the kernel aten.{op}")  # raises
+            op = func._schema.name.split("::", 1)[-1]  # "aten::_softmax" -> "_softmax"
+            if matches(op, aten):
+                report(f"the kernel aten.{op}")  # raises
             return func(*args, **(kwargs or {}))
 
     return KernelWatch()

@@ -96,10 +96,10 @@ def _child(job: Path, request: dict, report_fd: int, scratch: Path) -> None:
         torch.set_num_threads(1)
         sys.stdout = open(1, "w", buffering=1, closefd=False)
         sys.stderr = open(2, "w", buffering=1, closefd=False)
-        guarded = bool(request.get("guard", True))
-        walls = {"seccomp": guard.deny_syscalls() if guarded else False}
+        guards = set(request.get("guards", ("seccomp", "audit")))
+        walls = {"seccomp": guard.deny_syscalls() if "seccomp" in guards else False}
         spec = wire.load(job / "job", trusted=True)
-        result = _run(request["exercise"], spec, tuple(request.get("families", ())), job, guarded)
+        result = _run(request["exercise"], spec, tuple(request.get("families", ())), job, "audit" in guards)
         result["walls"] = {**walls, **result.get("walls", {})}
     except BaseException as exc:  # noqa: BLE001  (anything at all: report it, never hang)
         result = {"fatal": f"{type(exc).__name__}: {exc}"[:500], "calls": [], "notes": []}
@@ -109,7 +109,7 @@ def _child(job: Path, request: dict, report_fd: int, scratch: Path) -> None:
         os._exit(0)
 
 
-def _run(exercise: str, spec: dict, families: tuple[str, ...], job: Path, guarded: bool) -> dict:
+def _run(exercise: str, spec: dict, families: tuple[str, ...], job: Path, audit: bool) -> dict:
     from .. import core
     from .tripwire import Tripwire
 
@@ -125,6 +125,7 @@ def _run(exercise: str, spec: dict, families: tuple[str, ...], job: Path, guarde
         core.install_simulation()  # before any cell: the probes the answer holds never change identity
     tripwire = Tripwire(families, REPORT_FD)
     tripwire.install()  # before any cell runs: an alias taken at definition time is a recorder too
+    watching = tripwire.watcher()  # captured now, kept here: nothing the answer changes later reaches it
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -132,7 +133,7 @@ def _run(exercise: str, spec: dict, families: tuple[str, ...], job: Path, guarde
         except BaseException as exc:  # noqa: BLE001
             result["fatal"] = f"the notebook's setup cell failed: {type(exc).__name__}: {exc}"[:500]
             return result
-        if guarded:  # from here on, student code runs: the hook stays until this process ends
+        if audit:  # from here on, student code runs: the hook stays until this process ends
             guard.install_audit_hook(REPORT_FD)
             result["walls"]["audit_hook"] = True
         for dep_name, dep_source in spec.get("deps", []):
@@ -151,7 +152,7 @@ def _run(exercise: str, spec: dict, families: tuple[str, ...], job: Path, guarde
             return result
         for call in spec["calls"]:
             try:
-                result["calls"].append({"ok": True, "value": core.run_call(answer, call, tripwire.watching)})
+                result["calls"].append({"ok": True, "value": core.run_call(answer, call, watching)})
             except BaseException as exc:  # noqa: BLE001  (SystemExit, KeyboardInterrupt too)
                 result["calls"].append({"ok": False, **_error(exc)})
     for w in caught:

@@ -33,6 +33,16 @@ def pick_device_accelerator():
     return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
 
 
+from torch.backends.mps import is_available as mps_available  # noqa: E402  (probes taken at import time)
+from torch.cuda import is_available as cuda_available  # noqa: E402
+
+
+@variant("pick_device", "probes_imported_early")
+def pick_device_imported_probes():
+    # the probes bound when the cell was run, not looked up at each call
+    return torch.device("cuda" if cuda_available() else "mps" if mps_available() else "cpu")
+
+
 @variant("train_step", "zero_grad_last")
 def train_step_zero_grad_last(model, batch, optimizer, loss_fn):
     # the PyTorch quickstart's order: clear the gradients after the step, ready for the next one
