@@ -1126,13 +1126,47 @@ RED_TEAM_LIST = {
                                          "test_grader_extract.py::test_duplicated_cell_is_reported",
                                          "test_grader_extract.py::test_retyped_cell_is_reported"],
     "a correct answer that prints to stderr or warns must get full marks": ["test_correct_answer_that_warns_gets_full_marks"],
+    # issue 14, class 1: the course hands its own answers over
+    "given.attention as scaled_dot_product_attention, given.X as X (every exercise with a twin)": [
+        "test_the_course_never_hands_an_exercise_its_own_answer", "test_naming_a_withheld_piece_is_refused_before_anything_runs",
+        "test_earlier_given_pieces_stay_usable_and_later_ones_are_withheld", "test_the_notebook_check_withholds_the_twin_too"],
+    # class 2: the forbidden-built-in rule switched off from inside the answer's process
+    "sys.modules['grader.tripwire'], gc.get_objects(), a wrapper's __closure__": [
+        "sys_modules_disarm", "gc_walk_disarm", "closure_original", "closure_disarm"],
+    "modules built at definition time, before the tripwire arms": ["module_built_at_definition", "alias_at_definition_time"],
+    "a fresh python -I subprocess": ["fresh_python_subprocess"],
+    "OpOverload._op / .decompose(), _VariableFunctionsClass statics, a TorchScript CompilationUnit, torch._refs, "
+    "_disable_current_modes()": ["op_overload_op", "op_decompose", "variable_functions_class_static",
+                                 "torchscript_compilation_unit", "torch_refs", "disable_current_modes"],
+    "the static check matches exact names only": ["test_grader_gate.py::test_each_escape_hatch_is_refused_with_its_line"],
+    "each layer stops what gets past the one before": ["test_each_layer_stops_what_gets_past_the_one_before",
+                                                        "test_the_routes_work_where_nothing_watches"],
+    # class 3: checks too weak for real bugs
+    "a memo fakes a determinism check (calls of one exercise share a process)": ["test_a_memo_cannot_fake_a_determinism_check"],
+    "a plain dict looks like a torch.device": ["test_a_dict_cannot_pass_for_a_torch_device"],
+    "the simulated hardware of pick_device can be detected": ["test_probes_taken_when_the_cell_runs_are_the_simulated_ones"],
+    "a train_step that clips the gradient norm passes under some secrets": ["test_clipping_the_gradient_fails_under_every_secret"],
+    "detached statistics or weights, dropout missing or misplaced, one mode flag restored, the device ignored, "
+    "a float count, is_built for MPS (the bug zoo, named by the new checks)": [
+        "test_grader_zoo.py::test_bug_is_rejected_and_named"],
+    # class 4: isolation between exercises and students
+    "SysV shared memory left for the next student's answer": [
+        "test_grader_sandbox.py::test_what_one_answer_leaves_in_shared_memory_never_reaches_the_next"],
+    "the kernel keyring of uid 65534, ptrace, new namespaces": [
+        "test_grader_sandbox.py::test_seccomp_denies_ipc_the_keyring_ptrace_and_namespaces"],
+    "no per-job disk quota": ["test_grader_sandbox.py::test_the_scratch_space_is_limited",
+                              "test_grader_sandbox.py::test_only_the_jobs_own_folder_is_writable"],
+    "a neighbour burning CPU makes a correct answer time out, and the timeout is cached": [
+        "test_waiting_is_not_computing", "test_a_wall_clock_timeout_is_retried_alone_and_no_timeout_is_cached"],
+    "a compressed result inflated without a cap on the trusted side": [
+        "test_grader_sandbox.py::test_a_compressed_or_inflated_result_is_refused"],
 }
 
 
 def test_the_red_team_list_is_complete():
     here = Path(__file__).read_text()
     tests_dir = Path(__file__).parent
-    routes = {route for cases in TRIPWIRE_ROUTES.values() for route in cases}
+    routes = {route for cases in TRIPWIRE_ROUTES.values() for route in cases} | set(ROUTES)
     missing = []
     for trick, tests in RED_TEAM_LIST.items():
         for name in tests:
