@@ -46,6 +46,10 @@ NOT_ISOLATED_WARNING = (
     "(it can read files, use the network and see other submissions). Install it "
     "(Debian/Ubuntu: apt-get install bubblewrap) before grading real submissions."
 )
+NO_SECCOMP_WARNING = (
+    "WARNING: no seccomp filter for this machine's architecture (grader/isolation/guard.py has x86_64 and "
+    "aarch64): answers may use SysV IPC, the kernel keyring and ptrace inside the sandbox."
+)
 BOOTSTRAP = "import sys; sys.path.insert(0, {code!r}); from grader.isolation.worker import main; main(sys.argv[1:])"
 
 
@@ -156,6 +160,8 @@ class Sandbox:
         for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # some CPUs need these for correct BLAS results
             if key in os.environ:
                 env[key] = os.environ[key]
+        if self.isolate and "seccomp" in self.guards and not guard.seccomp_supported():
+            print(NO_SECCOMP_WARNING, file=sys.stderr)
         if self.isolate:
             env.update(TMPDIR=f"{SANDBOX_JOBS}/worker-start", MPLCONFIGDIR=f"{SANDBOX_JOBS}/worker-start/matplotlib")
             identity = (["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]

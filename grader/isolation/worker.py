@@ -8,9 +8,12 @@ reports what happened, kills whatever the child left behind (its own descendants
 the next job.
 
 Each child starts in a fresh, private world: its working directory, ``HOME`` and ``TMPDIR`` are an
-empty folder of its own job (removed by the trusted side afterwards), nothing it can write is on
-``sys.path`` (the worker runs with ``python -I``), and the rest of the file system is read-only.
-A forbidden built-in called during a check is reported through a pipe (see :mod:`grader.isolation.tripwire`).
+empty folder on the sandbox's size-limited scratch tmpfs (all of it wiped after the job), it may
+write only its own output files in its job folder, nothing it can write is on ``sys.path`` (the
+worker runs with ``python -I``), and the rest of the file system is read-only. Before student code
+runs it installs its guards (:mod:`grader.isolation.guard`: a seccomp filter, an audit hook), the
+course's given modules without the exercise's twins (:mod:`grader.isolation.twins`) and the
+tripwire (:mod:`grader.isolation.tripwire`). What they catch is reported through a pipe.
 
 Protocol: one JSON object per line on stdin (a job), one per line on stdout (its fate).
 Started as ``python -I -B -c <bootstrap> --jobs DIR [--sandboxed] [--drop-uid UID]``.
@@ -97,10 +100,10 @@ def _child(job: Path, request: dict, report_fd: int, scratch: Path) -> None:
         sys.stdout = open(1, "w", buffering=1, closefd=False)
         sys.stderr = open(2, "w", buffering=1, closefd=False)
         guards = set(request.get("guards", ("seccomp", "audit")))
-        walls = {"seccomp": guard.deny_syscalls() if "seccomp" in guards else False}
+        if "seccomp" in guards:
+            guard.deny_syscalls()
         spec = wire.load(job / "job", trusted=True)
         result = _run(request["exercise"], spec, tuple(request.get("families", ())), job, "audit" in guards)
-        result["walls"] = {**walls, **result.get("walls", {})}
     except BaseException as exc:  # noqa: BLE001  (anything at all: report it, never hang)
         result = {"fatal": f"{type(exc).__name__}: {exc}"[:500], "calls": [], "notes": []}
     try:
@@ -118,7 +121,7 @@ def _run(exercise: str, spec: dict, families: tuple[str, ...], job: Path, audit:
     sys.modules["__answer__"] = module
     namespace = module.__dict__
     namespace["__builtins__"] = builtins
-    result = {"calls": [], "notes": notes, "walls": {}}
+    result = {"calls": [], "notes": notes}
     if (job / "course").is_dir():
         twins.install_view(job / "course")  # the course's given modules without this exercise's twins
     if any(call.hardware is not None for call in spec["calls"]):
@@ -135,7 +138,6 @@ def _run(exercise: str, spec: dict, families: tuple[str, ...], job: Path, audit:
             return result
         if audit:  # from here on, student code runs: the hook stays until this process ends
             guard.install_audit_hook(REPORT_FD)
-            result["walls"]["audit_hook"] = True
         for dep_name, dep_source in spec.get("deps", []):
             try:  # earlier answers this one calls; their failure is theirs, not this exercise's
                 exec(compile(dep_source, f"<answer cell {dep_name}>", "exec"), namespace)
