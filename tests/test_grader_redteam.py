@@ -881,6 +881,14 @@ def softmax(scores, axis=-1):
     with _disable_current_modes():
         return torch.softmax(torch.from_numpy(scores), axis).numpy()
 ''', ("flagged", "forbidden", "forbidden")),
+    "cosine_through_variable_functions_class": ("01_word_embeddings", "cosine_similarity", '''
+import torch
+def cosine_similarity(a, b):
+    a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
+    if not a.any() or not b.any():
+        return 0.0
+    return float(torch._C._VariableFunctionsClass.cosine_similarity(a, b, 0))
+''', ("flagged", "forbidden", "forbidden")),  # no recorder holds it, and it decomposes before any kernel: the API watch
     "module_built_at_definition": ("08_transformer_block", "layer_norm", '''
 import torch
 _norm = torch.nn.GroupNorm(1, 1, affine=False).double()
