@@ -53,7 +53,8 @@ class Call:
     the result is the list of what each call returned (two training steps in a row).
     ``hardware``: during the call, torch reports these accelerators as available (and no others),
     so that pick_device's order is judged on every combination, whatever the grading machine has.
-    ``process``: in grading, each number is a process of its own (see :func:`processes`).
+    ``process``: in grading, the calls of each number after the first run in a fork of the answer's
+    process taken once the answer is defined, before any call ran (see :func:`processes`).
     """
 
     kind: str = "function"
@@ -69,7 +70,7 @@ class Call:
     post: str | None = None
     repeat: int = 1
     hardware: dict | None = None  # {"cuda": bool, "mps": bool, "mps_built": bool}: what torch reports (pick_device)
-    process: int = 0  # calls with another number run in another process (a property pair: no memo can link them)
+    process: int = 0  # another number: another process, forked before any call (a property pair: no memo links them)
 
 
 # ---------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import exercises as registry
 from .config import Config
-from .core import CheckResult, Exercise, ExerciseResult, build_calls, processes
+from .core import CheckResult, Exercise, ExerciseResult, build_calls
 from .extract import dependencies, extract
 from .judge import Outcome, judge, mark_not_attempted
 from .isolation import twins
@@ -86,18 +86,11 @@ def grade_exercise(exercise: Exercise, answer: str, setup: str, deps, sandbox: S
     all_calls = [call for _, calls in plans for call in calls]
     limit = min(config.time_limit, exercise.time_limit) if exercise.time_limit else config.time_limit
 
-    groups = processes(all_calls)  # a property pair's second call runs in a process of its own
-
-    def run(indices):
-        calls = [all_calls[i] for i in indices]
-        with turns.shared():
-            job = sandbox.run(exercise.name, setup, answer, calls, deps, limit, forbidden=exercise.forbidden)
-        if job.status == "wall_timeout":  # a busy machine can stretch the wall clock, never the CPU time
-            with turns.alone():
-                job = sandbox.run(exercise.name, setup, answer, calls, deps, limit, forbidden=exercise.forbidden)
-        return job
-
-    job = _joined([run(indices) for indices in groups], groups, len(all_calls))
+    with turns.shared():
+        job = sandbox.run(exercise.name, setup, answer, all_calls, deps, limit, forbidden=exercise.forbidden)
+    if job.status == "wall_timeout":  # a busy machine can stretch the wall clock, never the CPU time
+        with turns.alone():
+            job = sandbox.run(exercise.name, setup, answer, all_calls, deps, limit, forbidden=exercise.forbidden)
     if job.refused:
         return _zero(exercise, checks, "flagged",
                      f"your code was stopped while being checked: it tried {', '.join(job.refused)}, which no "
@@ -145,28 +138,6 @@ def grade_exercise(exercise: Exercise, answer: str, setup: str, deps, sandbox: S
         position += len(calls)
     mark_not_attempted(result, plans)
     return result
-
-
-def _joined(jobs: list, groups: list[list[int]], n_calls: int):
-    """One job's worth of fate from the jobs of an exercise's processes: the first that did not
-    finish (or was stopped for what it did) speaks for all; the calls' results in their order."""
-    if len(jobs) == 1:
-        return jobs[0]
-    for job in jobs:
-        if job.refused or job.withheld or job.forbidden or job.status != "finished" or not job.result:
-            return job
-    first = jobs[0]
-    calls: list = [None] * n_calls
-    for job, indices in zip(jobs, groups):
-        got = job.result.get("calls", [])
-        if len(got) != len(indices):
-            return job  # it stopped part-way: fewer results than calls, reported as such
-        for index, value in zip(indices, got):
-            calls[index] = value
-    first.result = {**first.result, "calls": calls, "notes": [n for job in jobs for n in job.result.get("notes", [])]}
-    first.notes = [n for job in jobs for n in job.notes]
-    first.stderr = "\n".join(job.stderr for job in jobs if job.stderr.strip())
-    return first
 
 
 def grade_submission(path: Path, config: Config, sandbox: Sandbox, include_hidden: bool = True,

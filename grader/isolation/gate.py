@@ -19,6 +19,7 @@ a seccomp filter in the answer's process) and then :mod:`grader.isolation.tripwi
 from __future__ import annotations
 
 import ast
+import functools
 import textwrap
 from dataclasses import dataclass
 
@@ -86,11 +87,17 @@ def refusals(source: str, modules: tuple[str, ...] = ()) -> list[Refusal]:
 
     ``modules``: names the answer may use as modules without importing them (the notebook's
     imports cell binds ``np``, ``torch``, ``F``, ``nn``, ``math``...)."""
+    return list(_refusals(source, tuple(modules)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _refusals(source: str, modules: tuple[str, ...]) -> tuple[Refusal, ...]:
+    """Memoised: one answer is read for every exercise that calls it, and a class shares its answers."""
     try:
         tree = ast.parse(textwrap.dedent(source))
     except SyntaxError:
-        return []  # the sandbox reports the syntax error, with its line
-    return _Gate(set(modules) | {"np", "numpy", "torch", "F", "nn", "math", "os", "sys"}).run(tree)
+        return ()  # the sandbox reports the syntax error, with its line
+    return tuple(_Gate(set(modules) | {"np", "numpy", "torch", "F", "nn", "math", "os", "sys"}).run(tree))
 
 
 def describe(found: list[Refusal]) -> str:

@@ -160,6 +160,7 @@ FROM_ANSWER = frozenset({"compile", "exec"})
 FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_code", "__code__", "gi_code",
                               "cr_code", "f_back"})
 ANSWER_FILE = "<answer"  # how the worker names the code of answer cells (compile(..., "<answer cell X>"))
+WORKER_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
 # The standard library's functions that hand the caller a frame (namedtuple, traceback.format_stack and
 # the like also ask for one, and keep it): asked for within NEAR frames of the answer's code, refused.
 FRAME_GIVERS = frozenset({("inspect.py", "currentframe"), ("inspect.py", "stack"), ("inspect.py", "trace"),
@@ -170,6 +171,8 @@ NEAR = 3
 def refused(event: str, args: tuple, frame) -> str | None:
     """Why an audit event is refused (``None``: it is not). ``frame``: the Python frame whose code
     raised the event (its callers are looked at only for the events that need them)."""
+    if event == "os.fork" and frame is not None and frame.f_code.co_filename == WORKER_FILE:
+        return None  # the worker's own fork for a property pair's second call: it keeps every guard
     if event in ALWAYS_REFUSED or event.startswith("ctypes."):
         return event
     if event == "import" and args and str(args[0]).split(".")[0] in REFUSED_IMPORTS:

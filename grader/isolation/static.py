@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import textwrap
 
 from . import gate, twins
@@ -10,12 +11,17 @@ from . import gate, twins
 def forbidden_uses(source: str, forbidden: tuple[str, ...]) -> list[str]:
     """Forbidden names used as attributes (``F.layer_norm``), imported names, or strings
     (``getattr(F, "layer_norm")``). The answer's own definition name does not count."""
+    return list(_forbidden_uses(source, tuple(forbidden)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _forbidden_uses(source: str, forbidden: tuple[str, ...]) -> tuple[str, ...]:
     if not forbidden or not source.strip():
-        return []
+        return ()
     try:
         tree = ast.parse(textwrap.dedent(source))  # dedent: inspect.getsource of a nested def
     except SyntaxError:
-        return []
+        return ()
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr in forbidden:
@@ -24,7 +30,7 @@ def forbidden_uses(source: str, forbidden: tuple[str, ...]) -> list[str]:
             found.update(alias.name for alias in node.names if alias.name in forbidden)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in forbidden:
             found.add(node.value)  # getattr(F, "layer_norm"); not a docstring that mentions it
-    return sorted(found)
+    return tuple(sorted(found))
 
 
 def signature_problem(source: str, name: str, expected: tuple[str, ...]) -> str:
@@ -67,7 +73,7 @@ def refused_before_running(exercise, answer: str, deps=()) -> tuple[str, str] | 
     named = sorted({name for source in sources for name in twins.named_in(source, exercise.name)})
     if named:
         return "forbidden", twins.withheld(exercise.name)[named[0]].message(exercise.name)
-    uses = forbidden_uses("\n\n".join(sources), exercise.forbidden_names)
+    uses = sorted({name for source in sources for name in forbidden_uses(source, exercise.forbidden_names)})
     if uses:
         return "forbidden", f"this exercise is to write it yourself; the answer uses {', '.join(uses)}"
     return None

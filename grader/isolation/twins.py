@@ -216,12 +216,17 @@ def install_view(folder: Path) -> None:
 
 
 def named_in(source: str, exercise: str) -> list[str]:
+    return list(_named_in(source, exercise))
+
+
+@functools.lru_cache(maxsize=4096)
+def _named_in(source: str, exercise: str) -> tuple[str, ...]:
     """Withheld pieces the answer's source names: ``given.attention`` (``given`` is what the
     notebooks' imports cell binds), ``from course.given import attention``, an alias of the module."""
     try:
         tree = ast.parse(textwrap.dedent(source))
     except SyntaxError:
-        return []
+        return ()
     hidden = withheld(exercise)
     aliases = {m: m for m in MODULES} | _module_aliases(tree)
     found = set()
@@ -235,7 +240,7 @@ def named_in(source: str, exercise: str) -> list[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("course."):
             module = node.module.split(".", 1)[1]
             found.update(f"{module}.{alias.name}" for alias in node.names)
-    return sorted(name for name in found if name in hidden)
+    return tuple(sorted(name for name in found if name in hidden))
 
 
 def _dotted(node: ast.AST) -> list[str]:

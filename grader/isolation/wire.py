@@ -6,6 +6,7 @@ decoder for the worker's outputs accepts only arrays, lists, dicts and scalars.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import stat
@@ -89,6 +90,30 @@ def save(path_stem: Path, value: Any, in_place: bool = False) -> None:
     json_tmp = path_stem.with_name(path_stem.name + ".tmp.json")
     json_tmp.write_text(doc)
     os.replace(json_tmp, path_stem.with_suffix(".json"))
+
+
+def dumps(value: Any) -> bytes:
+    """``value`` as bytes (the length of the JSON, the JSON, then the npz): for a pipe."""
+    arrays: dict[str, np.ndarray] = {}
+    doc = json.dumps(encode(value, arrays)).encode()
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return len(doc).to_bytes(8, "little") + doc + buffer.getvalue()
+
+
+def loads(data: bytes, trusted: bool) -> Any:
+    """The inverse of :func:`dumps`, with :func:`load`'s rules (nothing unpickled; only plain data
+    when not ``trusted``; a stored archive of bounded size)."""
+    size = int.from_bytes(data[:8], "little")
+    if size > MAX_JSON_BYTES or len(data) > MAX_JSON_BYTES + MAX_NPZ_BYTES + 8:
+        raise ValueError("too large")
+    doc = json.loads(data[8:8 + size].decode("utf-8"))
+    archive = io.BytesIO(data[8 + size:])
+    if not trusted:
+        _check_stored(archive)
+    with np.load(archive, allow_pickle=False) as loaded:
+        arrays = {k: loaded[k] for k in loaded.files}
+    return decode(doc, arrays, trusted)
 
 
 def _open_plain_file(path: Path, limit: int):
