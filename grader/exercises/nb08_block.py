@@ -377,7 +377,7 @@ EncoderBlock = Exercise(
         Check("hidden_training_dropout", "post-LN and pre-LN in training mode with dropout=1 (all it touches "
                                          "becomes 0): dropout on the attention's output and on the feed-forward's "
                                          "output, before each residual add, as nn.TransformerEncoderLayer",
-              in_training(lambda rng: _block_hidden(False, "relu")(rng)[:2] + _block_hidden(True, "gelu")(rng)[:2]),
+              in_training(lambda rng: _block_hidden(False, "relu")(rng)[:1] + _block_hidden(True, "gelu")(rng)[:1]),
               points=2.0, hidden=True),
         Check("hidden_gradients", "post-LN and pre-LN, backwards: the gradients of x and of every parameter match",
               gradients_of(lambda rng: _block_hidden(False, "relu")(rng)[:1] + _block_hidden(True, "gelu")(rng)[:1]),

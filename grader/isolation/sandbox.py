@@ -277,9 +277,10 @@ class Sandbox:
             self.start()
         name = f"{exercise}-{uuid.uuid4().hex[:12]}"
         job = self._private_dir(self.jobs / name)  # as root, the grader's: the answer writes only OUTPUT_FILES
-        course = self._private_dir(job / "course")
-        for module, source in twins.course_view(exercise).items():
-            (course / f"{module}.py").write_text(source, encoding="utf-8")
+        if "course" in setup or "course" in answer or any("course" in source for _, source in deps):
+            course = self._private_dir(job / "course")  # what of course.given & co. this exercise may use
+            for module, source in twins.course_view(exercise).items():
+                (course / f"{module}.py").write_text(source, encoding="utf-8")
         wire.save(job / "job", {"setup": setup, "answer": answer, "deps": [list(d) for d in deps], "calls": calls})
         for output in OUTPUT_FILES:
             (job / output).touch(mode=0o644)

@@ -163,13 +163,19 @@ def _api_watch(names: frozenset, aten: tuple, report):
     from torch.overrides import TorchFunctionMode
 
     matches = aten_matches  # bound now: rebinding the module's name later changes nothing here
+    verdicts: dict = {}  # per function: forbidden or not (thousands of calls, a few dozen functions)
 
     class ApiWatch(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
-            name = getattr(func, "__name__", "") or ""
-            short = name.split(".", 1)[0]  # "_softmax.default" -> "_softmax"
-            if short in names or matches(short, aten):
-                report(f"torch.{name}")  # raises
+            forbidden = verdicts.get(func)
+            if forbidden is None:
+                if len(verdicts) > 50_000:  # bound methods made afresh per call would only grow it
+                    verdicts.clear()
+                name = getattr(func, "__name__", "") or ""
+                short = name.split(".", 1)[0]  # "_softmax.default" -> "_softmax"
+                forbidden = verdicts.setdefault(func, f"torch.{name}" if short in names or matches(short, aten) else "")
+            if forbidden:
+                report(forbidden)  # raises
             return func(*args, **(kwargs or {}))
 
     return ApiWatch()
@@ -180,12 +186,16 @@ def _kernel_watch(aten: tuple, report):
     from torch.utils._python_dispatch import TorchDispatchMode
 
     matches = aten_matches
+    verdicts: dict = {}
 
     class KernelWatch(TorchDispatchMode):
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            op = func._schema.name.split("::", 1)[-1]  # "aten::_softmax" -> "_softmax"
-            if matches(op, aten):
-                report(f"the kernel aten.{op}")  # raises
+            forbidden = verdicts.get(func)
+            if forbidden is None:
+                op = func._schema.name.split("::", 1)[-1]  # "aten::_softmax" -> "_softmax"
+                forbidden = verdicts.setdefault(func, f"the kernel aten.{op}" if matches(op, aten) else "")
+            if forbidden:
+                report(forbidden)  # raises
             return func(*args, **(kwargs or {}))
 
     return KernelWatch()
