@@ -3,6 +3,7 @@ Kubernetes (their scripts and manifests, run here as the scheduler would run the
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -371,3 +372,36 @@ def test_a_failure_of_the_grader_is_not_kept_as_a_verdict(tmp_path):
     assert result["fingerprint"] is None and result["earned"] == 0
     assert {e["status"] for e in result["exercises"]} == {"error"}
     assert not list((out / "cache").rglob("*.json"))
+
+
+def test_a_retry_alone_waits_for_the_other_slots_and_holds_them_off():
+    """SlotTurns between two slots of one run (two open files, as two processes hold them): alone()
+    waits until the other slot's job ends, and the other slot's next job waits until alone() ends."""
+    import threading
+    import time as clock
+
+    run_id = f"test-{os.getpid()}-{clock.time_ns()}"
+    first, second = batch.SlotTurns(run_id), batch.SlotTurns(run_id)
+    events = []
+    try:
+        def other_slot():
+            with first.shared():
+                events.append("other job starts")
+                clock.sleep(0.4)
+                events.append("other job ends")
+            clock.sleep(0.05)  # alone() is waiting by now: the next job must wait for it
+            with first.shared():
+                events.append("other's next job starts")
+
+        thread = threading.Thread(target=other_slot)
+        thread.start()
+        clock.sleep(0.1)
+        with second.alone():
+            events.append("retry alone starts")
+            clock.sleep(0.3)
+            events.append("retry alone ends")
+        thread.join(timeout=10)
+    finally:
+        batch.SlotTurns.remove(run_id)
+    assert events == ["other job starts", "other job ends", "retry alone starts", "retry alone ends",
+                      "other's next job starts"], events
