@@ -816,6 +816,17 @@ def softmax(scores, axis=-1):
             obj.armed = False
     return torch.softmax(torch.from_numpy(scores), axis).numpy()
 ''', ("flagged", "flagged", "forbidden")),
+    "rebinds_the_guards_rules": ("03_softmax", "softmax", '''
+import builtins, gc, torch
+import grader.isolation.guard as guard
+def softmax(scores, axis=-1):
+    guard.ALWAYS_REFUSED = frozenset()  # the hook's rules were bound when it was installed
+    builtins.len = lambda obj: 0
+    for obj in gc.get_objects():
+        if type(obj).__name__ == "Tripwire":
+            obj.armed = False
+    return torch.softmax(torch.from_numpy(scores), axis).numpy()
+''', ("flagged", "flagged", "error")),  # alone, the tripwire meets a process whose len() lies: nothing works
     "closure_original": ("03_softmax", "softmax", '''
 import torch
 _original = [c.cell_contents for c in torch.softmax.__closure__ if callable(c.cell_contents)][0]
@@ -936,7 +947,7 @@ def test_the_routes_work_where_nothing_watches():
 
     for route, (notebook, exercise, source, _) in ROUTES.items():
         if route in ("sys_modules_disarm", "gc_walk_disarm", "closure_original", "closure_disarm",
-                     "fresh_python_subprocess", "torchscript_compilation_unit"):
+                     "fresh_python_subprocess", "torchscript_compilation_unit", "rebinds_the_guards_rules"):
             continue
         namespace: dict = {}
         exec(instructor_setup(notebook) + "\nimport numpy as np\n" + textwrap.dedent(source), namespace)

@@ -168,40 +168,49 @@ FRAME_GIVERS = frozenset({("inspect.py", "currentframe"), ("inspect.py", "stack"
 NEAR = 3
 
 
-def refused(event: str, args: tuple, frame) -> str | None:
+def refused(event: str, args: tuple, frame, *, always=ALWAYS_REFUSED, imports=REFUSED_IMPORTS,
+            from_answer=FROM_ANSWER, frame_attributes=FRAME_ATTRIBUTES, answer_file=ANSWER_FILE,
+            worker_file=WORKER_FILE, givers=FRAME_GIVERS, near=NEAR, str=str, len=len, getattr=getattr,
+            type=type) -> str | None:
     """Why an audit event is refused (``None``: it is not). ``frame``: the Python frame whose code
-    raised the event (its callers are looked at only for the events that need them)."""
-    if event == "os.fork" and frame is not None and frame.f_code.co_filename == WORKER_FILE:
+    raised the event (its callers are looked at only for the events that need them).
+
+    Every rule and every builtin it uses is bound when this module is imported (the keyword
+    defaults), long before an answer runs: rebinding ``guard.ALWAYS_REFUSED`` or ``builtins.len``
+    later changes nothing here (and this function's own ``__defaults__`` are the grader's: setting
+    them is refused)."""
+    if event == "os.fork" and frame is not None and frame.f_code.co_filename == worker_file:
         return None  # the worker's own fork for a property pair's second call: it keeps every guard
-    if event in ALWAYS_REFUSED or event.startswith("ctypes."):
+    if event in always or event.startswith("ctypes."):
         return event
-    if event == "import" and args and str(args[0]).split(".")[0] in REFUSED_IMPORTS:
+    if event == "import" and args and str(args[0]).split(".")[0] in imports:
         return f"import {args[0]}"
     if event in ("object.__setattr__", "object.__delattr__") and len(args) > 1 \
             and str(getattr(args[0], "__module__", "") or "").startswith("grader."):
         # the special attributes Python audits (a function's __code__ or __defaults__, an object's
         # __class__) of the grader's own functions and objects
         return f"{event} {getattr(args[0], '__qualname__', type(args[0]).__qualname__)}.{args[1]}"
-    if event in FROM_ANSWER or (event == "object.__getattr__" and len(args) > 1 and args[1] in FRAME_ATTRIBUTES):
-        if frame is not None and frame.f_code.co_filename.startswith(ANSWER_FILE):
+    if event in from_answer or (event == "object.__getattr__" and len(args) > 1 and args[1] in frame_attributes):
+        if frame is not None and frame.f_code.co_filename.startswith(answer_file):
             return f"{event} {args[1]}" if event == "object.__getattr__" else event
     elif event == "sys._getframe" and frame is not None:
         code = frame.f_code
-        if code.co_filename.startswith(ANSWER_FILE):
+        if code.co_filename.startswith(answer_file):
             return event
-        if (code.co_filename.rsplit("/", 1)[-1], code.co_name) in FRAME_GIVERS:  # it hands the frame back
-            for _ in range(NEAR):
+        if (code.co_filename.rsplit("/", 1)[-1], code.co_name) in givers:  # it hands the frame back
+            for _ in range(near):
                 frame = frame.f_back
                 if frame is None:
                     break
-                if frame.f_code.co_filename.startswith(ANSWER_FILE):
+                if frame.f_code.co_filename.startswith(answer_file):
                     return f"{event} ({code.co_name})"
     return None
 
 
 def install_audit_hook(report_fd: int) -> None:
     """Add the hook, for the rest of this process's life (Python has no way to remove one)."""
-    write, end, refusal, getframe = os.write, os._exit, refused, sys._getframe  # bound now: os may be patched later
+    # bound now: the answer may rebind os's, sys's and this module's names later
+    write, end, refusal, getframe, prefix = os.write, os._exit, refused, sys._getframe, PREFIX
     inside = [False]  # the hook's own look at the stack raises events too
 
     def hook(event, args):
@@ -214,7 +223,7 @@ def install_audit_hook(report_fd: int) -> None:
             inside[0] = False
         if why is not None:
             try:
-                write(report_fd, (PREFIX + why + "\n").encode())
+                write(report_fd, (prefix + why + "\n").encode())
             finally:
                 end(EXIT_REFUSED)
 

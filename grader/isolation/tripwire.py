@@ -162,16 +162,17 @@ def _api_watch(names: frozenset, aten: tuple, report):
     the mode stack: inside a check's call)."""
     from torch.overrides import TorchFunctionMode
 
-    matches = aten_matches  # bound now: rebinding the module's name later changes nothing here
+    # bound now, with the builtins it uses: rebinding the module's names or builtins later changes nothing
+    matches, attribute, size = aten_matches, getattr, len
     verdicts: dict = {}  # per function: forbidden or not (thousands of calls, a few dozen functions)
 
     class ApiWatch(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
             forbidden = verdicts.get(func)
             if forbidden is None:
-                if len(verdicts) > 50_000:  # bound methods made afresh per call would only grow it
+                if size(verdicts) > 50_000:  # bound methods made afresh per call would only grow it
                     verdicts.clear()
-                name = getattr(func, "__name__", "") or ""
+                name = attribute(func, "__name__", "") or ""
                 short = name.split(".", 1)[0]  # "_softmax.default" -> "_softmax"
                 forbidden = verdicts.setdefault(func, f"torch.{name}" if short in names or matches(short, aten) else "")
             if forbidden:

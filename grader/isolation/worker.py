@@ -129,6 +129,7 @@ def _run(exercise: str, spec: dict, families: tuple[str, ...], job: Path, audit:
     tripwire = Tripwire(families, REPORT_FD)
     tripwire.install()  # before any cell runs: an alias taken at definition time is a recorder too
     watching = tripwire.watcher()  # captured now, kept here: nothing the answer changes later reaches it
+    run_call = core.run_call  # the same: an answer that rebinds grader.core.run_call changes no call
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -152,7 +153,7 @@ def _run(exercise: str, spec: dict, families: tuple[str, ...], job: Path, audit:
         if answer is None:
             result["definition_error"] = {"type": "NameError", "message": f"the answer cell does not define {exercise!r}", "trace": ""}
             return result
-        result["calls"] = _run_calls(answer, spec["calls"], watching)
+        result["calls"] = _run_calls(run_call, answer, spec["calls"], watching)
     for w in caught:
         note = f"{w.category.__name__}: {w.message}"[:300]
         if note not in notes:
@@ -160,16 +161,14 @@ def _run(exercise: str, spec: dict, families: tuple[str, ...], job: Path, audit:
     return result
 
 
-def _call(answer, call, watching) -> dict:
-    from .. import core
-
+def _call(run_call, answer, call, watching) -> dict:
     try:
-        return {"ok": True, "value": core.run_call(answer, call, watching)}
+        return {"ok": True, "value": run_call(answer, call, watching)}
     except BaseException as exc:  # noqa: BLE001  (SystemExit, KeyboardInterrupt too)
         return {"ok": False, **_error(exc)}
 
 
-def _run_calls(answer, calls: list, watching) -> list:
+def _run_calls(run_call, answer, calls: list, watching) -> list:
     """Every call's outcome, in order. The calls of each :attr:`Call.process` after the first run in a
     fork of this process taken now, before any call ran: a property pair's second call starts from
     the answer as it was defined, so no memo of the first call can reach it. A fork that dies
@@ -184,7 +183,7 @@ def _run_calls(answer, calls: list, watching) -> list:
         if pid == 0:
             os.close(read_end)
             try:
-                data = wire.dumps([_call(answer, calls[i], watching) for i in indices])
+                data = wire.dumps([_call(run_call, answer, calls[i], watching) for i in indices])
                 with os.fdopen(write_end, "wb") as out:
                     out.write(data)
             finally:
@@ -193,7 +192,7 @@ def _run_calls(answer, calls: list, watching) -> list:
         forks.append((pid, read_end, indices))
     outcomes: list = [None] * len(calls)
     for i in first:
-        outcomes[i] = _call(answer, calls[i], watching)
+        outcomes[i] = _call(run_call, answer, calls[i], watching)
     for pid, read_end, indices in forks:
         with os.fdopen(read_end, "rb") as pipe:
             data = pipe.read(wire.MAX_NPZ_BYTES + wire.MAX_JSON_BYTES)
