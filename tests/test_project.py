@@ -22,3 +22,19 @@ def test_readme_names_the_two_commands_and_ci_runs_the_test_one():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^lab:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
+
+
+def test_the_wheel_holds_every_package_of_grader_and_course(tmp_path):
+    """A non-editable install (a student bundle's, a shared hub environment's) has every module: the
+    wheel's packages are the source tree's (grader.exercises was once left out)."""
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--wheel-dir", str(tmp_path), str(ROOT)], check=True, capture_output=True, timeout=300)
+    (wheel,) = tmp_path.glob("*.whl")
+    packaged = {name.rsplit("/", 1)[0] for name in zipfile.ZipFile(wheel).namelist() if name.endswith("/__init__.py")}
+    source = {str(init.parent.relative_to(ROOT)) for top in ("grader", "course") for init in (ROOT / top).rglob("__init__.py")
+              if "__pycache__" not in init.parts}
+    assert packaged == source, (sorted(source - packaged), sorted(packaged - source))
