@@ -31,9 +31,17 @@ def test_the_wheel_holds_every_package_of_grader_and_course(tmp_path):
     import sys
     import zipfile
 
+    import shutil
+
+    source_tree = tmp_path / "source"  # a copy: setuptools would reuse a stale build/ in the checkout
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for item in ("grader", "course"):
+        shutil.copytree(ROOT / item, source_tree / item, ignore=ignore)
+    for item in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / item, source_tree / item)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--wheel-dir", str(tmp_path), str(ROOT)], check=True, capture_output=True, timeout=300)
-    (wheel,) = tmp_path.glob("*.whl")
+                    "--wheel-dir", str(tmp_path / "dist"), str(source_tree)], check=True, capture_output=True, timeout=300)
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
     packaged = {name.rsplit("/", 1)[0] for name in zipfile.ZipFile(wheel).namelist() if name.endswith("/__init__.py")}
     source = {str(init.parent.relative_to(ROOT)) for top in ("grader", "course") for init in (ROOT / top).rglob("__init__.py")
               if "__pycache__" not in init.parts}
