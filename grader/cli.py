@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--progress", choices=("auto", "bar", "lines", "quiet"), default="auto",
                    help="a progress bar on a terminal, one line per submission otherwise (default: auto)")
     p.add_argument("-v", "--verbose", action="store_true", help="print each submission's table of exercises")
-    p.add_argument("--time-limit", type=float, help="seconds per exercise (default from the config: 20)")
+    p.add_argument("--time-limit", type=float, help="seconds of CPU time per exercise (default from the config: 20)")
     p.add_argument("--no-isolation", action="store_true", help="run without bubblewrap (NOT safe for real submissions)")
     p.set_defaults(func=cmd_grade)
 

@@ -19,7 +19,7 @@ DEFAULT_FILE = "grader.toml"
 @dataclass
 class Config:
     secret: str | None = None
-    time_limit: float = 20.0  # seconds of wall time per exercise
+    time_limit: float = 20.0  # seconds of CPU time per exercise (the wall clock allows twice that, plus 5 s)
     memory_mb: int = 2048  # address space a student's exercise may add
     isolate: bool = True  # run student code in the bubblewrap sandbox
     source: str = "defaults"
@@ -66,7 +66,7 @@ def write_new(path: str | os.PathLike = DEFAULT_FILE) -> Path:
         "[grader]\n"
         "# Secret seed of the hidden checks' inputs. Keep it private; keep it fixed for reproducible regrades.\n"
         f'secret = "{secrets.token_hex(16)}"\n'
-        "time_limit = 20.0   # seconds of wall time per exercise\n"
+        "time_limit = 20.0   # seconds of CPU time per exercise (the wall clock allows twice that, plus 5 s)\n"
         "memory_mb = 2048    # memory a student's exercise may use\n"
         "isolate = true      # run student code in the bubblewrap sandbox\n"
     )
