@@ -6,8 +6,11 @@ versions, ``submitted/``, ``autograded/`` and ``feedback/`` the usual nbgrader f
 ``NBGRADER_COURSE_ROOT`` points nbgrader at another course directory (the tests use it).
 
 Hidden checks draw their inputs from the instructor's secret: ``GRADER_SECRET`` in the
-environment, else the ``secret`` of ``grader.toml`` (``python -m grader init`` makes one).
-This file exports it so that the kernels nbgrader starts at autograde inherit it.
+environment, else the ``secret`` of ``grader.toml`` (``python -m grader init`` makes one), and
+compare with the reference in ``solutions/``: ``GRADER_SOLUTIONS``, else grader.toml's
+``solutions``, else the one next to this file. This file exports both, so that the kernels nbgrader
+starts at autograde inherit them; ``nbgrader autograde`` stops at once when the reference is not
+there (a hidden check that cannot run would otherwise be a silent 0).
 """
 import os
 import sys
@@ -36,19 +39,29 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
-# The secret of the hidden checks, for the autograde kernels (which inherit this environment).
-if not os.environ.get("GRADER_SECRET"):
-    sys.path.insert(0, str(HERE))
-    try:
-        from grader.config import load
+# The secret of the hidden checks and where their reference is, for the autograde kernels (which
+# inherit this environment): grader.toml's `secret` and `solutions`, unless the environment says.
+sys.path.insert(0, str(HERE))
+try:
+    from grader.config import load
 
-        config_file = os.environ.get("GRADER_CONFIG") or HERE / "grader.toml"
-        if Path(config_file).is_file():
-            secret = load(config_file).secret
-            if secret:
-                os.environ["GRADER_SECRET"] = secret
-    finally:
-        sys.path.remove(str(HERE))
+    config_file = os.environ.get("GRADER_CONFIG") or HERE / "grader.toml"
+    if Path(config_file).is_file():
+        loaded = load(config_file)  # sets GRADER_SOLUTIONS from `solutions` when the environment has none
+        if loaded.secret and not os.environ.get("GRADER_SECRET"):
+            os.environ["GRADER_SECRET"] = loaded.secret
+    if not os.environ.get("GRADER_SOLUTIONS") and (HERE / "solutions" / "__init__.py").is_file():
+        os.environ["GRADER_SOLUTIONS"] = str(HERE / "solutions")  # kernels may import an installed grader
+    from grader.reference import ReferenceUnavailable, require
+
+    if "autograde" in sys.argv:
+        try:
+            require()
+        except ReferenceUnavailable as exc:  # stop here, loudly, before any notebook gets a 0 for it
+            print(f"nbgrader_config.py: {exc}", file=sys.stderr)
+            sys.exit(1)
+finally:
+    sys.path.remove(str(HERE))
 if not os.environ.get("GRADER_SECRET") and "autograde" in sys.argv and not os.environ.get("_COURSE_SECRET_WARNED"):
     os.environ["_COURSE_SECRET_WARNED"] = "1"  # nbgrader may load this file twice
     print("nbgrader_config.py: no GRADER_SECRET and no grader.toml secret: hidden checks use "

@@ -51,6 +51,13 @@ def cmd_grade(args) -> int:
         return 2
     if args.time_limit:
         config.time_limit = args.time_limit
+    from . import reference
+
+    try:
+        reference.require()  # grading always runs the hidden checks: never without their reference
+    except reference.ReferenceUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         shard = batch.parse_shard(args.shard) if args.shard else (1, 1)
     except ValueError as exc:
@@ -170,7 +177,10 @@ def cmd_init(args) -> int:
     except config_module.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {path} with a new random secret; keep it private and out of version control")
+    print(f"wrote {path} with a new random secret (readable by you alone); keep it out of version control")
+    for exposed in config_module.readable_by_others(Path(path).resolve().parent):
+        print(f"warning: other users of this machine can read {exposed}: on a shared machine (a JupyterHub) "
+              f"students are other users; `chmod go-rwx {exposed}`", file=sys.stderr)
     return 0
 
 

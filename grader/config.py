@@ -22,6 +22,7 @@ class Config:
     time_limit: float = 20.0  # seconds of CPU time per exercise (the wall clock allows twice that, plus 5 s)
     memory_mb: int = 2048  # address space a student's exercise may add
     isolate: bool = True  # run student code in the bubblewrap sandbox
+    solutions: str | None = None  # the hidden reference's folder, when not next to grader/ (GRADER_SOLUTIONS wins)
     source: str = "defaults"
 
 
@@ -41,7 +42,7 @@ def load(path: str | os.PathLike | None = None) -> Config:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"grader config {file} is not valid TOML: {exc}") from None
         section = data.get("grader", data)
-        unknown = set(section) - {"secret", "time_limit", "memory_mb", "isolate"}
+        unknown = set(section) - {"secret", "time_limit", "memory_mb", "isolate", "solutions"}
         if unknown:
             raise ConfigError(f"grader config {file}: unknown keys {sorted(unknown)}")
         config = Config(
@@ -49,10 +50,13 @@ def load(path: str | os.PathLike | None = None) -> Config:
             time_limit=float(section.get("time_limit", config.time_limit)),
             memory_mb=int(section.get("memory_mb", config.memory_mb)),
             isolate=bool(section.get("isolate", config.isolate)),
+            solutions=str((file.parent / section["solutions"]).resolve()) if section.get("solutions") else None,
             source=str(file),
         )
     if os.environ.get("GRADER_SECRET"):
         config.secret = os.environ["GRADER_SECRET"]
+    if config.solutions and not os.environ.get("GRADER_SOLUTIONS"):
+        os.environ["GRADER_SOLUTIONS"] = config.solutions  # what grader.reference reads, here and in child processes
     return config
 
 
@@ -62,12 +66,31 @@ def write_new(path: str | os.PathLike = DEFAULT_FILE) -> Path:
     if file.exists():
         raise ConfigError(f"{file} exists already; delete it first if you really want a new secret "
                           "(hidden inputs, and so regrades, would change)")
-    file.write_text(
+    fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # the secret: the instructor's alone
+    with os.fdopen(fd, "w") as out:
+        out.write(
         "[grader]\n"
         "# Secret seed of the hidden checks' inputs. Keep it private; keep it fixed for reproducible regrades.\n"
         f'secret = "{secrets.token_hex(16)}"\n'
         "time_limit = 20.0   # seconds of CPU time per exercise (the wall clock allows twice that, plus 5 s)\n"
         "memory_mb = 2048    # memory a student's exercise may use\n"
         "isolate = true      # run student code in the bubblewrap sandbox\n"
-    )
+        "# solutions = \"solutions\"   # the hidden reference, when it is not next to grader/ (relative to this file)\n"
+        )
     return file
+
+
+def readable_by_others(folder: Path) -> list[Path]:
+    """Which of ``folder`` (the course), its solutions/ and its grader.toml other users of this machine
+    may read: on a shared machine (a JupyterHub) students are other users."""
+    import stat
+
+    found = []
+    for path in (folder, folder / "solutions", folder / DEFAULT_FILE):
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            continue
+        if mode & (stat.S_IROTH | stat.S_IXOTH if path.is_dir() else stat.S_IROTH):
+            found.append(path)
+    return found

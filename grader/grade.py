@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import exercises as registry
+from . import reference
 from .config import Config
 from .core import CheckResult, Exercise, ExerciseResult, build_calls
 from .extract import dependencies, extract
@@ -152,6 +153,8 @@ def grade_submission(path: Path, config: Config, sandbox: Sandbox, include_hidde
     result = SubmissionResult(str(path), extracted.notebooks, isolated=sandbox.isolate)
     wanted = [ex for notebook in extracted.notebooks for ex in registry.for_notebook(notebook)
               if only is None or ex.name in only]
+    if include_hidden and any(c.uses_reference for ex in wanted for c in ex.hidden_checks):
+        reference.require()  # raises: a hidden check that cannot run is never a silent 0
     if extracted.error:
         result.error = extracted.error
         result.exercises = [_zero(ex, ex.checks, "missing", extracted.error) for ex in wanted]

@@ -77,6 +77,20 @@ def check(answer, name: str | None = None, hidden: bool = False) -> None:
                           "please tell your instructor") from None
 
 
+def _require_reference_or_stop() -> None:
+    """The hidden checks run at autograding (nbgrader's test cells). Without the reference they cannot:
+    that must stop the autograding, not become a 0 with "Successfully autograded". A raised error
+    would be one failed test cell, so the kernel ends itself, with the reason on stderr (nbgrader then
+    reports the notebook as failed)."""
+    from . import reference
+
+    try:
+        reference.require()
+    except reference.ReferenceUnavailable as exc:
+        print(f"grader: {exc}", file=sys.stderr, flush=True)
+        os._exit(70)
+
+
 def _exercise_name(answer, caller) -> str:
     """The exercise ``answer`` is: its own name, or the exercise name the calling cell gave it
     (``MultiHeadAttention = MyAttention``)."""
@@ -94,6 +108,8 @@ def _exercise_name(answer, caller) -> str:
 
 def _check(answer, exercise, hidden: bool) -> None:
     name = exercise.name
+    if hidden and any(c.uses_reference for c in exercise.hidden_checks):
+        _require_reference_or_stop()
     try:
         source = inspect.getsource(answer)
     except (OSError, TypeError):

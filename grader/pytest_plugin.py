@@ -65,6 +65,13 @@ class Submission(pytest.File):
         from .extract import extract
 
         _, only, hidden, _ = _options(self.config)
+        if hidden:
+            from . import reference
+
+            try:
+                reference.require()
+            except reference.ReferenceUnavailable as exc:
+                raise pytest.UsageError(f"--grade-hidden: {exc}") from None
         notebooks = extract(self.path).notebooks
         unknown = only - set(registry.EXERCISES)
         if unknown:

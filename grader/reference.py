@@ -38,9 +38,29 @@ class Variant:
 
 
 def solutions_dir() -> Path | None:
-    configured = os.environ.get("GRADER_SOLUTIONS")
-    path = Path(configured) if configured else Path(__file__).resolve().parent.parent / "solutions"
+    path = _looked_at()
     return path if (path / "__init__.py").is_file() else None
+
+
+def _looked_at() -> Path:
+    configured = os.environ.get("GRADER_SOLUTIONS")
+    return Path(configured) if configured else Path(__file__).resolve().parent.parent / "solutions"
+
+
+class ReferenceUnavailable(RuntimeError):
+    """Hidden checks were asked for where the reference is not: nothing may be graded (a hidden check
+    that cannot run must never become a silent 0)."""
+
+
+def require() -> None:
+    """Raise :class:`ReferenceUnavailable`, saying where it looked and what to do, when the hidden
+    reference cannot be loaded."""
+    if solutions_dir() is None:
+        raise ReferenceUnavailable(
+            f"the hidden checks need the instructor's reference, solutions/, and it is not here (looked at "
+            f"{_looked_at()}). Set GRADER_SOLUTIONS to the course's solutions/ folder (or `solutions = \"...\"` "
+            "in grader.toml), or grade from the course's repository. Nothing was graded: a hidden check that "
+            "cannot run would have given every student 0 for it.")
 
 
 @lru_cache(maxsize=None)
