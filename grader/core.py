@@ -425,7 +425,8 @@ def compare(actual: Any, expected: Any, path: str = "output",
             wrong = actual != expected
             if wrong.any():
                 index = tuple(int(i) for i in np.argwhere(wrong)[0])
-                return Comparison(False, f"{path}: {int(wrong.sum())} of {wrong.size} entries differ, first at {index}",
+                return Comparison(False, f"{path}: {int(wrong.sum())} of {wrong.size} entries differ, first at {index}: "
+                                         f"got {bool(actual[index])}, expected {bool(expected[index])}",
                                   {"mismatches": int(wrong.sum()), "first_mismatch": list(index)})
             return Comparison(True)
         if not (np.issubdtype(actual.dtype, np.number)):
@@ -459,7 +460,8 @@ def compare(actual: Any, expected: Any, path: str = "output",
             metrics["first_mismatch"] = list(index)
             metrics["mismatches"] = int(bad.sum())
             return Comparison(False, f"{path}: {int(bad.sum())} of {bad.size} values differ "
-                                     f"(max abs error {max_abs:.3g}), first at index {index}", metrics)
+                                     f"(max abs error {max_abs:.3g}), first at index {index}: "
+                                     f"got {a[index]:.6g}, expected {e[index]:.6g}", metrics)
         return Comparison(True, metrics=metrics)
     if isinstance(expected, DeviceValue):
         ok = isinstance(actual, DeviceValue) and actual.type == expected.type

@@ -96,3 +96,24 @@ def test_similar_errors(mine, theirs, exact, similar):
                            Outcome(False, error_type="ValueError", error_message=theirs), exact) is similar
     assert not _similar_errors(Outcome(False, error_type="TypeError", error_message=mine),
                                Outcome(False, error_type="ValueError", error_message=mine), exact)
+
+
+def test_a_failed_public_check_shows_what_came_back_next_to_what_was_expected_and_a_hidden_one_does_not():
+    """At the first index that differs: the value the answer gave and the one expected (a public check's
+    inputs and outputs are in the notebook anyway); a hidden check says only by how much."""
+    def softmax(scores, axis=-1):  # normalised over the other axis
+        e = np.exp(scores - scores.max(axis=0, keepdims=True))
+        return e / e.sum(axis=0, keepdims=True)
+
+    result = _grade("softmax", softmax)
+    public = next(c for c in result.checks if not c.hidden and not c.passed and "values differ" in c.message)
+    got, expected = (float(x) for x in public.message.split("got ", 1)[1].split(", expected "))
+    assert abs(got - expected) > 1e-3, public.message
+    hidden = next(c for c in result.checks if c.hidden and not c.passed)
+    assert "expected ones" in hidden.message and "got " not in hidden.message, hidden.message
+
+    def causal_mask(T):  # the diagonal left out: a boolean comparison says which entry
+        return np.tril(np.ones((T, T), dtype=bool), k=-1)
+
+    boolean = next(c for c in _grade("causal_mask", causal_mask).checks if not c.hidden and not c.passed)
+    assert "got False, expected True" in boolean.message, boolean.message
