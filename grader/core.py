@@ -563,7 +563,14 @@ class Check:
     judge: Callable[[list, list[Call]], Comparison] | None = None
     hint: str = ""  # shown when the check fails and no known mistake matches
     tolerance: tuple[float, float] | None = None  # (rtol, atol) for floats; None: by the reference's dtype
-    raises: str | None = None  # the check passes when every call raises this exception ("ValueError")
+    raises: str | tuple[str, ...] | None = None  # every call must raise this exception, or one of these
+
+    @property
+    def accepted_errors(self) -> tuple[str, ...]:
+        """The exception names a ``raises`` check accepts (empty for other checks)."""
+        if self.raises is None:
+            return ()
+        return (self.raises,) if isinstance(self.raises, str) else tuple(self.raises)
 
     @property
     def uses_reference(self) -> bool:

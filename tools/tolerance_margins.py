@@ -78,7 +78,7 @@ def _check_used(check: Check, calls, outcomes: list[Outcome], expected: Any) -> 
     """tolerance_used of one check: 0 when it passed without comparing floats, inf when it
     failed without a value comparison (raised, wrong shape or dtype, NaN, a property)."""
     if check.raises is not None:  # no value to compare: the right error, or an infinite miss
-        return 0.0 if all(not o.ok and o.error_type == check.raises for o in outcomes) else math.inf
+        return 0.0 if all(not o.ok and o.error_type in check.accepted_errors for o in outcomes) else math.inf
     if not all(o.ok for o in outcomes):
         return math.inf
     values = [o.value for o in outcomes]

@@ -8,6 +8,12 @@ import numpy as np
 from ..core import Comparison
 
 
+# What an answer may raise where the contract says "fail loudly": its own ValueError that says why, an
+# assert (nanoGPT's style), or the error PyTorch raises itself (reshape, broadcasting). Any of them is
+# loud; a tensor with features dropped or rows cut is not.
+LOUD = ("ValueError", "AssertionError", "RuntimeError")
+
+
 def gradients_of(calls_fn):
     """The calls of another check, each run backwards too (``post="grad"``): the output and the
     gradients of every float input and every parameter, compared with the reference's. A correct

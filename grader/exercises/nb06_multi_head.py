@@ -7,7 +7,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..core import Call, Check, Comparison, Exercise, compare
-from ._common import distinct_shape, gradients_of, in_training
+from ._common import LOUD, distinct_shape, gradients_of, in_training
 
 NOTEBOOK = "06_multi_head_attention"
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "out_proj")
@@ -284,6 +284,13 @@ split_heads = Exercise(
         Check("random", "a random (3, 5, 8) batch split into 2 heads of size 4",
               lambda rng: [Call(args=(rng.normal(size=(3, 5, 8)), 2), torch_args=True)], oracle=_slice_split,
               hint="The result must be (B, H, T, d_head), with head h holding features h*d_head:(h+1)*d_head."),
+        Check("indivisible", "12 features cannot split into 5 heads: an error (a ValueError that says so, or "
+                             "PyTorch's own from reshape), never a tensor with features dropped (an assert, as nanoGPT's, is loud too)",
+              lambda rng: [Call(args=(rng.normal(size=(2, 3, 12)), 5), torch_args=True),
+                           Call(args=(rng.normal(size=(2, 4, 10)), 3), torch_args=True)],
+              raises=LOUD,
+              hint="Check d_model % n_heads before splitting: if it is not 0, raise ValueError(f\"d_model={d_model} "
+                   "is not divisible by n_heads={n_heads}\"); do not cut the features to fit."),
         Check("hidden_random", "random batches of two shapes, pairwise distinct sizes",
               _split_hidden, points=2.0, hidden=True),
     ],

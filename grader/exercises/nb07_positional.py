@@ -8,7 +8,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..core import Call, Check, Comparison, Exercise
-from ._common import distinct_shape
+from ._common import LOUD, distinct_shape
 
 NOTEBOOK = "07_positional_encoding"
 
@@ -146,6 +146,10 @@ sinusoidal_positional_encoding = Exercise(
         Check("longer", "T=9, d_model=6 matches pe[pos, 2i] = sin(pos / 10000**(2i/6)), pe[pos, 2i+1] = cos(...)",
               lambda rng: [Call(args=(9, 6))], oracle=_literal_pe,
               hint="The exponent is 2i / d_model where 2i is the even column index (0, 2, 4...), not i."),
+        Check("odd_d_model", "T=4, d_model=5: an odd width works, the last column is a sine (one cosine fewer)",
+              lambda rng: [Call(args=(4, 5))], oracle=_literal_pe,
+              hint="With d_model odd there are (d_model + 1) // 2 sines and d_model // 2 cosines: fill "
+                   "pe[:, 0::2] and pe[:, 1::2] from angle[:, :pe[:, 0::2].shape[1]] and angle[:, :pe[:, 1::2].shape[1]]."),
         Check("hidden_random", "several lengths, with an even and an odd d_model",
               _sinusoid_hidden, points=2.0, hidden=True),
     ],
@@ -182,6 +186,13 @@ PositionalEncoding = Exercise(
               _train_call, judge=_dropout_after_adding,
               hint="forward returns self.dropout(x + self.pe[:T]): add the positions first, then apply the "
                    "nn.Dropout created in __init__ from the `dropout` argument."),
+        Check("too_long", "a sentence longer than max_len (7 positions, max_len=4): an error (a ValueError that says "
+                          "so, or PyTorch's own), never a sentence cut short or positions missing",
+              lambda rng: [_module_call(rng.normal(size=(2, 7, 6)), 6, max_len=4),
+                           _module_call(rng.normal(size=(3, 5, 5)), 5, max_len=3)],
+              raises=LOUD,
+              hint="The table has max_len rows: if x.size(1) > max_len, raise ValueError(\"sequence length ... exceeds "
+                   "max_len ...\") instead of adding fewer rows or cutting x."),
         Check("hidden_random", "random batches of two shapes (one odd d_model), T < max_len, dropout=0.3 in eval mode",
               _module_hidden, points=2.0, hidden=True),
     ],

@@ -16,13 +16,17 @@ def split_view_permute(x, n_heads):
 
 @variant("split_heads", "chunk_stack")
 def split_chunk_stack(x, n_heads):
+    # chunk() makes fewer or unequal chunks when n_heads does not divide d_model: say so instead
+    assert x.shape[-1] % n_heads == 0, f"{x.shape[-1]} features do not split into {n_heads} heads"
     return torch.stack(x.chunk(n_heads, dim=-1), dim=1)
 
 
 @variant("split_heads", "loops")
 def split_loops(x, n_heads):
     B, T, d_model = x.shape
-    d_head = d_model // n_heads
+    d_head, left_over = divmod(d_model, n_heads)
+    if left_over:
+        raise ValueError(f"d_model={d_model} does not split into {n_heads} heads")
     out = x.new_zeros(B, n_heads, T, d_head)
     for b in range(B):
         for h in range(n_heads):

@@ -249,3 +249,32 @@ class SelfAttentionKeysDetached(SelfAttention):
     def forward(self, x, mask=None):
         q, k, v = self.q_proj(x), self.k_proj(x).detach(), self.v_proj(x)
         return scaled_dot_product_attention(q, k, v, mask)
+
+
+# --- what code from elsewhere does (nanoGPT, Raschka, d2l): named, not only rejected -----------
+
+
+@bug("scaled_dot_product_attention", "batched_3d_only", "the products use torch.bmm, which takes 3-D tensors "
+     "only: q of shape (..., T, d) with more (or fewer) leading dimensions fails",
+     "Use q @ k.transpose(-2, -1) (torch.matmul): it broadcasts over any leading dimensions, (T, d), "
+     "(B, T, d) and (B, H, T, d) alike. torch.bmm is for exactly (B, T, d).")
+def sdpa_bmm(q, k, v, mask=None):
+    scores = torch.bmm(q, k.transpose(-2, -1)) / math.sqrt(q.size(-1))
+    weights = _masked_weights(scores, mask)
+    return torch.bmm(weights, v), weights
+
+
+@bug("SelfAttention", "always_causal", "the module always applies a causal mask (a registered tril buffer, as "
+     "in decoders such as nanoGPT), whatever mask it is given",
+     "This course's attention is an encoder's: every word may attend to every word unless the `mask` argument "
+     "says otherwise. Apply the mask you are given (True = may attend), and no other.")
+class SelfAttentionAlwaysCausal(SelfAttention):
+    def __init__(self, d_in, d_out, bias=False):
+        super().__init__(d_in, d_out, bias)
+        self.register_buffer("causal", torch.tril(torch.ones(64, 64, dtype=torch.bool)))
+
+    def forward(self, x, mask=None):
+        T = x.size(1)
+        causal = self.causal[:T, :T]
+        q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
+        return scaled_dot_product_attention(q, k, v, causal if mask is None else mask & causal)

@@ -337,3 +337,33 @@ class MHAReturnsDroppedWeights(_MHA):
         scores = q @ k.transpose(-2, -1) / self.scale(q)
         weights = self.drop(self.weights_of(scores, None if mask is None else self.allowed(mask)))
         return self.project_out(self.merge(weights @ v)), weights
+
+
+@bug("split_heads", "drops_features", "when n_heads does not divide d_model, the features that do not fit are "
+     "dropped silently",
+     "d_model must be a multiple of n_heads: check d_model % n_heads == 0 and raise a ValueError otherwise; "
+     "cutting x to n_heads * (d_model // n_heads) features loses information without a word.")
+def split_drops_features(x, n_heads):
+    B, T, d_model = x.shape
+    d_head = d_model // n_heads
+    return x[..., : n_heads * d_head].reshape(B, T, n_heads, d_head).transpose(1, 2)
+
+
+@bug("MultiHeadAttention", "fill_large_negative", "masked scores are set to -1e9 and never zeroed: a query with "
+     "no allowed key spreads its weights evenly over all keys instead of getting zeros",
+     "-1e9 works while a row has one allowed key; when none is allowed the softmax of equal scores is uniform. "
+     "After the softmax, set the masked weights to 0: weights.masked_fill(~mask, 0.0).")
+class MHAFillLargeNegative(_MHA):
+    fill = -1e9
+    zero_masked = False
+
+
+@bug("MultiHeadAttention", "always_causal", "the module always applies a causal mask (as decoders such as "
+     "nanoGPT do), whatever mask it is given",
+     "This course's attention is an encoder's: every word may attend to every word unless the `mask` argument "
+     "says otherwise. Apply the mask you are given (True = may attend), and no other.")
+class MHAAlwaysCausal(_MHA):
+    def forward(self, x, mask=None):
+        T = x.size(1)
+        causal = torch.tril(torch.ones(T, T, dtype=torch.bool, device=x.device))
+        return super().forward(x, causal if mask is None else mask & causal)

@@ -172,3 +172,13 @@ class PEDropoutUnused(_TablePE):
 class PEDropoutBeforeAdding(_TablePE):
     def forward(self, x):
         return self.dropout(x) + self.pe[: x.size(1)]
+
+
+@bug("PositionalEncoding", "cut_short", "a sentence longer than max_len is cut to max_len positions silently "
+     "(the output is shorter than the input)",
+     "The table has max_len rows: when x.size(1) > max_len raise a ValueError that says so; cutting the "
+     "sentence returns fewer tokens than came in, and the next layer never knows.")
+class PECutShort(_TablePE):
+    def forward(self, x):
+        T = min(x.size(1), self.pe.size(0))
+        return self.dropout(x[:, :T] + self.pe[:T])
