@@ -42,9 +42,10 @@ def _fused_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     """The output of :func:`attention` from PyTorch's fused kernel, without the weights: ``(..., T_q, d_v)``.
 
     ``F.scaled_dot_product_attention`` never stores the ``(T_q, T_k)`` weights, and reads masks the
-    course's way (True = may attend). It gives NaN for a query with no allowed key, where the
-    course gives zeros: such a query attends to every key inside the kernel, then its output is
-    zeroed (finite values, so no NaN reaches the gradients either).
+    course's way (True = may attend). For a query with no allowed key, PyTorch 2.5 and later
+    return zeros and 2.4 returns NaN (on some backends); the course wants zeros on every version:
+    such a query attends to every key inside the kernel, then its output is zeroed (finite
+    values, so no NaN reaches the gradients either).
     """
     if mask is None:
         return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
