@@ -79,24 +79,66 @@ def _from_file(path: Path) -> Submission:
     return Submission(f"{path.parent.name}__{path.stem}", path.parent.name, path.stem, str(path))
 
 
+def _course_notebooks() -> set[str]:
+    """The names of the course's graded notebooks (``03_softmax``, ...)."""
+    from . import exercises  # late: discovery of a class folder never needs the checks
+    return {exercise.notebook for exercise in exercises.EXERCISES.values()}
+
+
+class LayoutError(ValueError):
+    """A folder that is neither a class (one entry per student) nor one student's work."""
+
+
+def _answer_entries(folder: Path) -> list[Path]:
+    return [e for e in _visible(folder) if e.is_dir() or (e.is_file() and e.suffix in SUFFIXES)]
+
+
+def _one_students_folder(root: Path) -> bool:
+    """Is ``root`` one student's folder (``alice/03_softmax.ipynb``, or nbgrader's
+    ``alice/03_softmax/03_softmax.ipynb``) rather than a class? Yes when every entry is named after
+    a course notebook; a mix of both is refused with the two layouts the grader reads."""
+    entries = _answer_entries(root)
+    course = _course_notebooks()
+    named = [e for e in entries if (e.name if e.is_dir() else e.stem) in course]
+    if not named:
+        return False
+    if len(named) < len(entries):
+        others = [e.name for e in entries if e not in named]
+        raise LayoutError(
+            f"{root} mixes work named after the course's notebooks ({', '.join(e.name for e in named[:3])}) with "
+            f"other entries ({', '.join(others[:3])}): give a class folder (one file or folder per student: "
+            f"class/alice/03_softmax.ipynb) or one student's folder (class/alice, holding only their notebooks)")
+    return True
+
+
 def _from_folder(root: Path) -> list[Submission]:
     """Loose files (``<name>.ipynb``: student ``name``), student folders (``<student>/<nb>.ipynb``)
-    and nbgrader's ``<student>/<assignment>/<notebook>.ipynb`` (a course root: its ``submitted/``)."""
+    and nbgrader's ``<student>/<assignment>/<notebook>.ipynb`` (a course root: its ``submitted/``).
+    A folder whose entries are all named after course notebooks is one student's work: ``grade
+    class/alice`` grades alice (the same ids as when the whole class is graded)."""
     if (root / "submitted").is_dir():
         root = root / "submitted"
+    if _one_students_folder(root):
+        return _student_work(root.resolve().name, root)
     found = []
     for entry in _visible(root):
         if entry.is_file() and entry.suffix in SUFFIXES:
             found.append(Submission(entry.stem, entry.stem, entry.stem, str(entry.resolve())))
         elif entry.is_dir():
-            student = entry.name
-            for item in _visible(entry):
-                if item.is_file() and item.suffix in SUFFIXES:
-                    found.append(Submission(f"{student}__{item.stem}", student, item.stem, str(item.resolve())))
-                elif item.is_dir():  # an nbgrader assignment folder: its notebooks (helper .py files are not answers)
-                    for notebook in [p for p in _visible(item) if p.is_file() and p.suffix == ".ipynb"]:
-                        name = f"{student}__{item.name}" + ("" if notebook.stem == item.name else f"__{notebook.stem}")
-                        found.append(Submission(name, student, item.name, str(notebook.resolve())))
+            found += _student_work(entry.name, entry)
+    return found
+
+
+def _student_work(student: str, folder: Path) -> list[Submission]:
+    """One student's files (``<nb>.ipynb``, ``<nb>.py``) and nbgrader assignment folders."""
+    found = []
+    for item in _visible(folder):
+        if item.is_file() and item.suffix in SUFFIXES:
+            found.append(Submission(f"{student}__{item.stem}", student, item.stem, str(item.resolve())))
+        elif item.is_dir():  # an nbgrader assignment folder: its notebooks (helper .py files are not answers)
+            for notebook in [p for p in _visible(item) if p.is_file() and p.suffix == ".ipynb"]:
+                name = f"{student}__{item.name}" + ("" if notebook.stem == item.name else f"__{notebook.stem}")
+                found.append(Submission(name, student, item.name, str(notebook.resolve())))
     return found
 
 
@@ -110,7 +152,11 @@ def discover(arguments: list[str]) -> tuple[list[Submission], list[str]]:
         if not path.exists():
             problems.append(f"{argument} does not exist")
         elif path.is_dir():
-            found = _from_folder(path)
+            try:
+                found = _from_folder(path)
+            except LayoutError as err:
+                problems.append(str(err))
+                continue
             if not found:
                 problems.append(f"{argument} holds no submission (.ipynb or .py files, or folders of them)")
             submissions += found

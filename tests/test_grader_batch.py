@@ -45,6 +45,32 @@ def test_discover_reads_nbgrader_student_folders_and_loose_files(tmp_path):
     assert problems == [f"{tmp_path / 'nowhere'} does not exist"]
 
 
+def test_one_students_folder_is_graded_under_their_name(tmp_path):
+    """`grade class/alice` grades alice (the ids of a whole-class run), never students named after
+    the notebooks; a folder that mixes the two layouts is refused with both explained."""
+    alice = tmp_path / "class" / "alice"
+    alice.mkdir(parents=True)
+    (alice / "03_softmax.ipynb").write_text("{}")
+    (alice / "04_context_vectors.py").write_text("")
+    bob = tmp_path / "course" / "submitted" / "bob" / "06_multi_head_attention"  # nbgrader's layout
+    bob.mkdir(parents=True)
+    (bob / "06_multi_head_attention.ipynb").write_text("{}")
+    found, problems = batch.discover([str(alice), str(bob.parent)])
+    assert problems == []
+    assert [(s.id, s.student, s.assignment) for s in found] == [
+        ("alice__03_softmax", "alice", "03_softmax"), ("alice__04_context_vectors", "alice", "04_context_vectors"),
+        ("bob__06_multi_head_attention", "bob", "06_multi_head_attention")]
+    whole, _ = batch.discover([str(tmp_path / "class")])
+    assert [s.id for s in whole] == ["alice__03_softmax", "alice__04_context_vectors"]
+
+    (alice / "carol").mkdir()
+    (alice / "carol" / "03_softmax.ipynb").write_text("{}")
+    found, problems = batch.discover([str(alice)])
+    assert found == [] and len(problems) == 1
+    assert "mixes work named after the course's notebooks" in problems[0] and "carol" in problems[0]
+    assert "one student's folder" in problems[0]
+
+
 def test_two_files_that_would_share_a_result_are_refused(tmp_path):
     for folder in ("a", "b"):
         (tmp_path / folder / "alice").mkdir(parents=True)
