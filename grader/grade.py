@@ -70,6 +70,11 @@ class SubmissionResult:
         }
 
 
+def time_limit(exercise: Exercise, config: Config) -> float:
+    """Seconds of CPU time an exercise's calls get: the config's, or less where the exercise says so."""
+    return min(config.time_limit, exercise.time_limit) if exercise.time_limit else config.time_limit
+
+
 def _zero(exercise: Exercise, checks: list, status: str, message: str) -> ExerciseResult:
     result = ExerciseResult(exercise.name, exercise.notebook, status, message=message)
     result.checks = [CheckResult(exercise.name, c.name, c.description, c.points, 0.0, c.hidden, status, message)
@@ -85,7 +90,7 @@ def grade_exercise(exercise: Exercise, answer: str, setup: str, deps, sandbox: S
         return _zero(exercise, checks, *refused)
     plans = [(check, build_calls(check, exercise.name, config.secret)) for check in checks]
     all_calls = [call for _, calls in plans for call in calls]
-    limit = min(config.time_limit, exercise.time_limit) if exercise.time_limit else config.time_limit
+    limit = time_limit(exercise, config)
 
     with turns.shared():
         job = sandbox.run(exercise.name, setup, answer, all_calls, deps, limit, forbidden=exercise.forbidden)

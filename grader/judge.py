@@ -34,16 +34,19 @@ class Outcome:
     trace: str = ""
 
 
-def run_in_process(answer: Any, calls: list[Call], notes: list[str]) -> list[Outcome]:
+def run_in_process(answer: Any, calls: list[Call], notes: list[str], clock=None) -> list[Outcome]:
     """Student side, in this process (a notebook's ``check``): warnings and stderr become notes
-    (nbgrader fails a test cell that writes to stderr, even for a correct answer)."""
+    (nbgrader fails a test cell that writes to stderr, even for a correct answer). ``clock``
+    (:class:`grader.clock.AnswerClock`) times each call; its ``OutOfTime`` ends the run."""
     outcomes = []
     for call in calls:
         stderr = io.StringIO()
         with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(stderr):
             warnings.simplefilter("always")
             try:
-                outcomes.append(Outcome(True, run_call(answer, call)))
+                with clock.running() if clock is not None else contextlib.nullcontext():
+                    value = run_call(answer, call)
+                outcomes.append(Outcome(True, value))
             except Exception as exc:  # the student's bug, reported per call
                 outcomes.append(Outcome(False, error_type=type(exc).__name__, error_message=str(exc)[:500],
                                         trace=student_trace(exc)))
@@ -361,13 +364,15 @@ def grade_answer(
     answer: Any,
     include_hidden: bool = False,
     secret: str | None = None,
+    clock=None,
 ) -> ExerciseResult:
-    """Grade an answer object in this process (the notebook path, and the tests' fast path)."""
+    """Grade an answer object in this process (the notebook path, and the tests' fast path).
+    ``clock``: the answer's time budget (see :func:`run_in_process`)."""
     result = ExerciseResult(exercise.name, exercise.notebook, "graded")
     checks = exercise.checks if include_hidden else exercise.public_checks
     plans = [(check, build_calls(check, exercise.name, secret)) for check in checks]
     for check, calls in plans:
-        outcomes = run_in_process(answer, calls, result.notes)
+        outcomes = run_in_process(answer, calls, result.notes, clock)
         result.checks.append(judge(exercise, check, calls, outcomes))
     mark_not_attempted(result, plans)
     return result

@@ -11,11 +11,14 @@ import inspect
 import os
 import sys
 
+from . import config as grader_config
 from . import exercises
-from .core import ExerciseResult
+from .clock import AnswerClock, OutOfTime
+from .core import CheckResult, ExerciseResult
 from .judge import grade_answer
 from .report import html_report, summary_line, text_report
 from .isolation import twins
+from .isolation.sandbox import wall_limit
 from .isolation.static import refused_before_running, signature_problem
 
 if "torch" in sys.modules:  # the imports cell imported torch first: pick_device's probes, before any answer
@@ -72,6 +75,9 @@ def check(answer, name: str | None = None, hidden: bool = False) -> None:
         _check(answer, exercise, hidden)
     except CheckFailed:
         raise
+    except KeyboardInterrupt:  # the student stopped the kernel: one line, not a trace through the grader
+        raise CheckFailed(f"{name}: interrupted before the checks finished; run the check cell again "
+                          "(if your code never finishes, the check stops it on its own, as grading does)") from None
     except Exception as exc:  # the grader's own failure: say so in one line
         raise CheckFailed(f"{name}: the check itself failed ({type(exc).__name__}: {exc}); "
                           "please tell your instructor") from None
@@ -106,6 +112,33 @@ def _exercise_name(answer, caller) -> str:
                       f"(or call check({own}, \"<exercise name>\"))")
 
 
+def _time_limit(exercise) -> float:
+    """What ``grade`` gives this exercise: grader.toml's ``time_limit`` where there is one (the
+    instructor's, at autograding), else the default, lowered where the exercise says so."""
+    from .grade import time_limit
+
+    try:
+        config = grader_config.load()
+    except grader_config.ConfigError:
+        config = grader_config.Config()
+    return time_limit(exercise, config)
+
+
+def _timed_out(exercise, hidden: bool, clock: AnswerClock, kind: str) -> ExerciseResult:
+    """The same verdict and words as ``grade`` for an answer stopped by its time limit."""
+    if kind == "cpu":
+        message = (f"your code used more than {clock.time_limit:g} s of CPU time and was stopped "
+                   "(an endless loop? a very slow loop?)")
+    else:
+        message = (f"your code ran longer than {wall_limit(clock.time_limit):g} s "
+                   "without finishing and was stopped (does it sleep, or wait for something?)")
+    result = ExerciseResult(exercise.name, exercise.notebook, "timeout", message=message)
+    checks = exercise.checks if hidden else exercise.public_checks
+    result.checks = [CheckResult(exercise.name, c.name, c.description, c.points, 0.0, c.hidden, "timeout", message)
+                     for c in checks]
+    return result
+
+
 def _check(answer, exercise, hidden: bool) -> None:
     name = exercise.name
     if hidden and any(c.uses_reference for c in exercise.hidden_checks):
@@ -119,8 +152,13 @@ def _check(answer, exercise, hidden: bool) -> None:
         status, message = refused
         result = ExerciseResult(exercise.name, exercise.notebook, status, message=message)
     else:
-        with twins.withheld_in_process(exercise.name):  # the course's own working version of it: not here
-            result = grade_answer(exercise, answer, include_hidden=hidden, secret=os.environ.get("GRADER_SECRET"))
+        clock = AnswerClock(_time_limit(exercise))
+        try:
+            with twins.withheld_in_process(exercise.name):  # the course's own working version of it: not here
+                result = grade_answer(exercise, answer, include_hidden=hidden,
+                                      secret=os.environ.get("GRADER_SECRET"), clock=clock)
+        except OutOfTime as out:
+            result = _timed_out(exercise, hidden, clock, out.kind)
         reached = twins.reached([c.message for c in result.checks], exercise.name)
         if reached:
             result = ExerciseResult(exercise.name, exercise.notebook, "forbidden",
@@ -132,6 +170,8 @@ def _check(answer, exercise, hidden: bool) -> None:
     _display(Report(result, hidden_total))
     if result.status in ("forbidden", "flagged"):
         raise CheckFailed(result.message)
+    if result.status == "timeout":
+        raise CheckFailed(f"{name}: TIMEOUT: {result.message}")
     if result.status == "not_attempted":
         raise CheckFailed(f"{name}: not attempted yet (replace the `raise NotImplementedError` with your code)")
     failed = [c for c in result.checks if not c.passed]
