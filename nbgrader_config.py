@@ -5,6 +5,10 @@ gitignored): ``source/<notebook>/`` holds the solved notebooks, ``release/`` the
 versions, ``submitted/``, ``autograded/`` and ``feedback/`` the usual nbgrader folders.
 ``NBGRADER_COURSE_ROOT`` points nbgrader at another course directory (the tests use it).
 
+Test cells score under grader.toml's ``scoring`` policy (``GRADER_SCORING`` wins; all or nothing
+by default), the same as ``python -m grader grade``: per check, ``check(..., hidden=True)`` returns
+the points, which nbgrader takes as the cell's partial credit.
+
 Hidden checks draw their inputs from the instructor's secret: ``GRADER_SECRET`` in the
 environment, else the ``secret`` of ``grader.toml`` (``python -m grader init`` makes one), and
 compare with the reference in ``solutions/``: ``GRADER_SOLUTIONS``, else grader.toml's
@@ -50,6 +54,8 @@ try:
         loaded = load(config_file)  # sets GRADER_SOLUTIONS from `solutions` when the environment has none
         if loaded.secret and not os.environ.get("GRADER_SECRET"):
             os.environ["GRADER_SECRET"] = loaded.secret
+        if not os.environ.get("GRADER_SCORING"):  # the test cells score as `grade` does
+            os.environ["GRADER_SCORING"] = loaded.scoring
     if not os.environ.get("GRADER_SOLUTIONS") and (HERE / "solutions" / "__init__.py").is_file():
         os.environ["GRADER_SOLUTIONS"] = str(HERE / "solutions")  # kernels may import an installed grader
     from grader.reference import ReferenceUnavailable, require

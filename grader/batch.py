@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import dataclasses
 import json
 import os
 import secrets
@@ -369,8 +370,7 @@ class Slot:
         )
         slot = cls(number, process)
         config = options.config
-        slot.send({"config": {"secret": config.secret, "time_limit": config.time_limit, "memory_mb": config.memory_mb,
-                              "isolate": config.isolate, "source": config.source},
+        slot.send({"config": dataclasses.asdict(config),  # every setting (the scoring policy too), as loaded
                    "out": str(options.out), "isolate": options.isolate, "regrade": options.regrade,
                    "run_id": run_id, "verbose": options.verbose})
         return slot
@@ -486,9 +486,10 @@ def slot_main() -> None:
         sandbox.close()
 
 
-def fingerprint(task: Submission, cache) -> str:
-    """What a result was graded from: the file's bytes and everything else a verdict depends on."""
-    return sha256(Path(task.path).read_bytes(), cache.run, _checks_digest())
+def fingerprint(task: Submission, cache, scoring: str) -> str:
+    """What a result was graded from: the file's bytes and everything else a verdict depends on,
+    and the scoring policy that made its points (a new policy rewrites the result, from the cache)."""
+    return sha256(Path(task.path).read_bytes(), cache.run, _checks_digest(), scoring)
 
 
 @lru_cache(maxsize=None)
@@ -506,7 +507,7 @@ def grade_one(task: Submission, config: Config, sandbox, cache, out: Path, verbo
     from .grade import Turns, grade_submission, is_transient
 
     target = result_path(out, task.id)
-    stamp = fingerprint(task, cache)
+    stamp = fingerprint(task, cache, config.scoring)
     previous = read_result(target)
     if previous is not None and previous.get("fingerprint") == stamp and not cache.regrade:
         return {"state": "up to date", "earned": previous["earned"], "points": previous["points"], "graded": 0,

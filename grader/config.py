@@ -15,6 +15,12 @@ from pathlib import Path
 
 DEFAULT_FILE = "grader.toml"
 
+# How an exercise's checks become points, on every route (check(), grade and every export, nbgrader's
+# test cells and gradebook): "all-or-nothing" gives the exercise's points only when every check, public
+# and hidden, passes (what notebook 00 teaches); "per-check" gives each passed check its own points.
+SCORING = ("all-or-nothing", "per-check")
+DEFAULT_SCORING = "all-or-nothing"
+
 
 @dataclass
 class Config:
@@ -23,6 +29,7 @@ class Config:
     memory_mb: int = 2048  # address space a student's exercise may add
     isolate: bool = True  # run student code in the bubblewrap sandbox
     solutions: str | None = None  # the hidden reference's folder, when not next to grader/ (GRADER_SOLUTIONS wins)
+    scoring: str = DEFAULT_SCORING  # one of SCORING (GRADER_SCORING wins)
     source: str = "defaults"
 
 
@@ -42,7 +49,7 @@ def load(path: str | os.PathLike | None = None) -> Config:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"grader config {file} is not valid TOML: {exc}") from None
         section = data.get("grader", data)
-        unknown = set(section) - {"secret", "time_limit", "memory_mb", "isolate", "solutions"}
+        unknown = set(section) - {"secret", "time_limit", "memory_mb", "isolate", "solutions", "scoring"}
         if unknown:
             raise ConfigError(f"grader config {file}: unknown keys {sorted(unknown)}")
         config = Config(
@@ -51,8 +58,15 @@ def load(path: str | os.PathLike | None = None) -> Config:
             memory_mb=int(section.get("memory_mb", config.memory_mb)),
             isolate=bool(section.get("isolate", config.isolate)),
             solutions=str((file.parent / section["solutions"]).resolve()) if section.get("solutions") else None,
+            scoring=str(section.get("scoring", config.scoring)),
             source=str(file),
         )
+        if config.scoring not in SCORING:
+            raise ConfigError(f"grader config {file}: scoring = {config.scoring!r}; choose one of {', '.join(SCORING)}")
+    if os.environ.get("GRADER_SCORING"):
+        if os.environ["GRADER_SCORING"] not in SCORING:
+            raise ConfigError(f"GRADER_SCORING={os.environ['GRADER_SCORING']!r}; choose one of {', '.join(SCORING)}")
+        config.scoring = os.environ["GRADER_SCORING"]
     if os.environ.get("GRADER_SECRET"):
         config.secret = os.environ["GRADER_SECRET"]
     if config.solutions and not os.environ.get("GRADER_SOLUTIONS"):
@@ -75,6 +89,9 @@ def write_new(path: str | os.PathLike = DEFAULT_FILE) -> Path:
         "time_limit = 20.0   # seconds of CPU time per exercise (the wall clock allows twice that, plus 5 s)\n"
         "memory_mb = 2048    # memory a student's exercise may use\n"
         "isolate = true      # run student code in the bubblewrap sandbox\n"
+        "# How checks become points, on every route (check(), grade, exports, nbgrader):\n"
+        "# \"all-or-nothing\" (an exercise's points only when all its checks pass) or \"per-check\".\n"
+        f'scoring = "{DEFAULT_SCORING}"\n'
         "# solutions = \"solutions\"   # the hidden reference, when it is not next to grader/ (relative to this file)\n"
         )
     return file

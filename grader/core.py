@@ -21,6 +21,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .config import DEFAULT_SCORING
+
 # ---------------------------------------------------------------------------------------
 # Calls: one invocation of student code, described as plain data.
 # ---------------------------------------------------------------------------------------
@@ -647,14 +649,33 @@ class ExerciseResult:
     checks: list[CheckResult] = field(default_factory=list)
     message: str = ""
     notes: list[str] = field(default_factory=list)  # warnings and stderr: reported, never penalised
+    scoring: str = DEFAULT_SCORING  # how the checks become points (grader.config.SCORING)
 
     @property
     def points(self) -> float:
         return sum(c.points for c in self.checks)
 
     @property
-    def earned(self) -> float:
+    def complete(self) -> bool:
+        """Every check passed."""
+        return bool(self.checks) and all(c.passed for c in self.checks)
+
+    @property
+    def per_check(self) -> float:
         return sum(c.earned for c in self.checks)
+
+    @property
+    def all_or_nothing(self) -> float:
+        return self.points if self.complete else 0.0
+
+    @property
+    def earned(self) -> float:
+        """The exercise's points under its scoring policy: the one number every route reports."""
+        return self.all_or_nothing if self.scoring == "all-or-nothing" else self.per_check
+
+    def counted(self, check: CheckResult) -> float:
+        """What ``check`` adds to :attr:`earned` (all or nothing: its points only when every check passed)."""
+        return check.earned if self.scoring != "all-or-nothing" or self.complete else 0.0
 
     def to_json(self) -> dict:
         return {
@@ -663,7 +684,10 @@ class ExerciseResult:
             "status": self.status,
             "message": self.message,
             "notes": self.notes,
+            "scoring": self.scoring,
             "points": self.points,
             "earned": self.earned,
-            "checks": [c.to_json() for c in self.checks],
+            "per_check": self.per_check,
+            "all_or_nothing": self.all_or_nothing,
+            "checks": [{**c.to_json(), "counted": self.counted(c)} for c in self.checks],
         }

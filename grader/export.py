@@ -91,6 +91,12 @@ def wide_csv(results: list[dict]) -> str:
     return buffer.getvalue()
 
 
+def _counted(check: dict) -> float:
+    """What a check adds to its exercise's points under the policy it was graded with (all or
+    nothing: 0 unless every check of the exercise passed), so that every table sums to the grades."""
+    return check.get("counted", check["earned"])
+
+
 def long_rows(results: list[dict]) -> list[dict]:
     rows = []
     for result in sorted(results, key=lambda r: r["id"]):
@@ -99,7 +105,7 @@ def long_rows(results: list[dict]) -> list[dict]:
                 rows.append({
                     "submission": result["id"], "exercise": exercise["exercise"], "check": check["name"],
                     "visibility": "hidden" if check["hidden"] else "public", "status": check["status"],
-                    "earned": check["earned"], "points": check["points"], "student": result["student"],
+                    "earned": _counted(check), "points": check["points"], "student": result["student"],
                     "assignment": result["assignment"], "notebook": exercise["notebook"],
                     "message": check.get("message", ""), "diagnosis": check.get("diagnosis", ""),
                 })
@@ -142,7 +148,7 @@ def gradescope(result: dict) -> dict:
                 output = f"FLAGGED FOR REVIEW: {shown['message']}\n{output}".strip()
             tests.append({
                 "name": f"{exercise['exercise']}: {check['name']}", "number": f"{i}.{j}",
-                "score": float(check["earned"]), "max_score": float(check["points"]),
+                "score": float(_counted(check)), "max_score": float(check["points"]),
                 "status": "passed" if check["status"] == "passed" else "failed",
                 "visibility": "after_published" if check["hidden"] else "visible",
                 "output": output, "tags": [exercise["notebook"], exercise["exercise"]],

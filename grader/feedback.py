@@ -116,12 +116,23 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+SCORING_WORDS = {
+    "all-or-nothing": "Each exercise is all or nothing: its points when every check, public and hidden, passes.",
+    "per-check": "Each check that passes earns its own points.",
+}
+
+
+def _scoring(results: list[dict]) -> str:
+    policies = {e.get("scoring") for r in results for e in r["exercises"]} - {None}
+    return " ".join(SCORING_WORDS[p] for p in sorted(policies) if p in SCORING_WORDS)
+
+
 def markdown(student: str, results: list[dict]) -> str:
     total = sum(r["earned"] for r in results)
     possible = sum(r["points"] for r in results)
     lines = [f"# Feedback for {student}", "", f"**{total:g} / {possible:g} points** in {len(results)} submission(s).", "",
-             "Hidden checks run the same tests as the public ones on other inputs; for them you see the name and "
-             "whether it passed.", ""]
+             " ".join(filter(None, [_scoring(results), "Hidden checks run the same tests as the public ones on other "
+                                    "inputs; for them you see the name and whether it passed."])), ""]
     for result in results:
         lines += [f"## {', '.join(result['notebooks']) or result['assignment']}: {result['earned']:g} / {result['points']:g} points", ""]
         if result.get("error"):
@@ -154,8 +165,9 @@ def html_page(student: str, results: list[dict]) -> str:
     possible = sum(r["points"] for r in results)
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Feedback for {e(student)}</title>"
              f"<style>{_STYLE}</style></head><body><h1>Feedback for {e(student)}</h1>"
-             f"<p><b>{total:g} / {possible:g} points</b> in {len(results)} submission(s). Hidden checks run the same "
-             "tests as the public ones on other inputs; for them you see the name and whether it passed.</p>"]
+             f"<p><b>{total:g} / {possible:g} points</b> in {len(results)} submission(s). {e(_scoring(results))} "
+             "Hidden checks run the same tests as the public ones on other inputs; for them you see the name and "
+             "whether it passed.</p>"]
     for result in results:
         parts.append(f"<h2>{e(', '.join(result['notebooks']) or result['assignment'])}: "
                      f"{result['earned']:g} / {result['points']:g} points</h2>")

@@ -63,10 +63,8 @@ class SubmissionResult:
             "earned": self.earned,
             "points": self.points,
             "seconds": round(self.seconds, 3),
-            "exercises": [
-                {**e.to_json(), "all_or_nothing": e.points if e.checks and all(c.passed for c in e.checks) else 0.0}
-                for e in self.exercises
-            ],
+            "scoring": self.exercises[0].scoring if self.exercises else None,
+            "exercises": [e.to_json() for e in self.exercises],
         }
 
 
@@ -163,11 +161,14 @@ def grade_submission(path: Path, config: Config, sandbox: Sandbox, include_hidde
     if extracted.error:
         result.error = extracted.error
         result.exercises = [_zero(ex, ex.checks, "missing", extracted.error) for ex in wanted]
+        for graded in result.exercises:
+            graded.scoring = config.scoring
         return result
     for exercise in wanted:
         checks = exercise.checks if include_hidden else exercise.public_checks
         if exercise.name in extracted.problems:
             result.exercises.append(_zero(exercise, checks, "missing", extracted.problems[exercise.name]))
+            result.exercises[-1].scoring = config.scoring
             continue
         answer = extracted.answers[exercise.name]
         deps = dependencies(exercise.name, extracted.answers)
@@ -183,6 +184,7 @@ def grade_submission(path: Path, config: Config, sandbox: Sandbox, include_hidde
                 if cache is not None and not is_transient(graded.message) and graded.status != "timeout":
                     cache.store(exercise, answer, deps, setup, graded)  # a full disk stops the batch, not the verdict
         graded.notes[:0] = [n for n in extracted.notes if n.startswith(exercise.name)]
+        graded.scoring = config.scoring  # verdicts are cached as they are; the policy is applied here
         result.exercises.append(graded)
     result.seconds = time.monotonic() - started
     return result

@@ -58,13 +58,19 @@ def _display(report: Report) -> None:
     print(repr(report))
 
 
-def check(answer, name: str | None = None, hidden: bool = False) -> None:
+def check(answer, name: str | None = None, hidden: bool = False) -> float | None:
     """Check ``answer`` (your function or class) against the exercise of the same name.
 
     ``hidden=True`` also runs the hidden checks; that needs the instructor's reference
     and secret (``GRADER_SECRET``), so it is for nbgrader's autograding, not for students.
     Whatever goes wrong, the cell ends with one ``CheckFailed`` line, never a traceback (in
     nbgrader's feedback a traceback would print the locked cell's hidden part).
+
+    The scoring policy (``GRADER_SCORING`` or grader.toml's ``scoring``; nbgrader_config.py exports
+    it to the autograde kernels) decides what a test cell scores, as it does for ``grade``: all or
+    nothing (the default) raises when any check fails, so the cell scores 0; per check, the checks
+    never raise for a failed check, and ``hidden=True`` returns the points earned, the number
+    nbgrader reads as the cell's partial credit.
     """
     name = name or _exercise_name(answer, inspect.currentframe().f_back)
     try:
@@ -72,7 +78,7 @@ def check(answer, name: str | None = None, hidden: bool = False) -> None:
     except KeyError as exc:
         raise CheckFailed(str(exc).strip("'\"")) from None
     try:
-        _check(answer, exercise, hidden)
+        return _check(answer, exercise, hidden)
     except CheckFailed:
         raise
     except KeyboardInterrupt:  # the student stopped the kernel: one line, not a trace through the grader
@@ -112,15 +118,19 @@ def _exercise_name(answer, caller) -> str:
                       f"(or call check({own}, \"<exercise name>\"))")
 
 
-def _time_limit(exercise) -> float:
-    """What ``grade`` gives this exercise: grader.toml's ``time_limit`` where there is one (the
-    instructor's, at autograding), else the default, lowered where the exercise says so."""
+def _config() -> grader_config.Config:
+    """The instructor's settings where there are any (grader.toml, GRADER_* variables: at
+    autograding), else the defaults (a student's kernel)."""
+    try:
+        return grader_config.load()
+    except grader_config.ConfigError as exc:
+        raise CheckFailed(f"the grader's settings are wrong: {exc}") from None
+
+
+def _time_limit(exercise, config: grader_config.Config) -> float:
+    """What ``grade`` gives this exercise: the config's ``time_limit``, lowered where the exercise says so."""
     from .grade import time_limit
 
-    try:
-        config = grader_config.load()
-    except grader_config.ConfigError:
-        config = grader_config.Config()
     return time_limit(exercise, config)
 
 
@@ -139,8 +149,9 @@ def _timed_out(exercise, hidden: bool, clock: AnswerClock, kind: str) -> Exercis
     return result
 
 
-def _check(answer, exercise, hidden: bool) -> None:
+def _check(answer, exercise, hidden: bool) -> float | None:
     name = exercise.name
+    config = _config()
     if hidden and any(c.uses_reference for c in exercise.hidden_checks):
         _require_reference_or_stop()
     try:
@@ -152,7 +163,7 @@ def _check(answer, exercise, hidden: bool) -> None:
         status, message = refused
         result = ExerciseResult(exercise.name, exercise.notebook, status, message=message)
     else:
-        clock = AnswerClock(_time_limit(exercise))
+        clock = AnswerClock(_time_limit(exercise, config))
         try:
             with twins.withheld_in_process(exercise.name):  # the course's own working version of it: not here
                 result = grade_answer(exercise, answer, include_hidden=hidden,
@@ -166,6 +177,7 @@ def _check(answer, exercise, hidden: bool) -> None:
         mismatch = signature_problem(source, exercise.name, exercise.signature)
         for failed in [c for c in result.checks if not c.passed and c.status != "not_attempted"] if mismatch else []:
             failed.message = f"{mismatch}. {failed.message}"
+    result.scoring = config.scoring
     hidden_total = 0 if hidden else len(exercise.hidden_checks)
     _display(Report(result, hidden_total))
     if result.status in ("forbidden", "flagged"):
@@ -174,6 +186,9 @@ def _check(answer, exercise, hidden: bool) -> None:
         raise CheckFailed(f"{name}: TIMEOUT: {result.message}")
     if result.status == "not_attempted":
         raise CheckFailed(f"{name}: not attempted yet (replace the `raise NotImplementedError` with your code)")
+    if config.scoring == "per-check":  # the table says what failed; the points are the cell's partial credit
+        return result.earned if hidden else None
     failed = [c for c in result.checks if not c.passed]
     if failed:
         raise CheckFailed(f"{name}: {summary_line(result, hidden_total)}; see the table above")
+    return None

@@ -79,8 +79,12 @@ def test_long_csv_and_json_lines_one_row_per_check(graded):
     with open(graded["out"] / "checks.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     lines = [json.loads(line) for line in (graded["out"] / "checks.jsonl").read_text().splitlines()]
-    expected = [(r["id"], e["exercise"], c["name"], c["status"], c["earned"])
+    # each check as it adds to the grade (all or nothing: 0 unless its whole exercise passed)
+    expected = [(r["id"], e["exercise"], c["name"], c["status"], c["counted"])
                 for r in sorted(graded["results"].values(), key=lambda r: r["id"]) for e in r["exercises"] for c in e["checks"]]
+    for result in graded["results"].values():
+        for exercise in result["exercises"]:
+            assert sum(c["counted"] for c in exercise["checks"]) == exercise["earned"]
     assert [(r["submission"], r["exercise"], r["check"], r["status"], float(r["earned"])) for r in rows] == expected
     assert [(r["submission"], r["exercise"], r["check"], r["status"], r["earned"]) for r in lines] == expected
     assert {r["visibility"] for r in rows} == {"public", "hidden"}

@@ -16,7 +16,8 @@ One temporary course directory (the repo's ``nbgrader_config.py`` pointed at it 
 
 Scores are read from nbgrader's gradebook and from ``nbgrader export``'s CSV; the feedback
 HTML must not show the hidden tests. When the project's own grader CLI exists
-(``python -m grader grade``), its all-or-nothing score per exercise must equal nbgrader's.
+(``python -m grader grade``), its score per exercise (the default policy, all or nothing) must equal
+nbgrader's; tests/test_grader_scoring.py runs both policies through every route.
 
 The whole class is graded once per module (a few kernels per notebook): about a minute or two.
 """
@@ -355,8 +356,8 @@ def test_export_csv_matches_the_gradebook(graded):
 # ---------------------------------------------------------------------------- the course's own grader
 
 def test_own_grader_agrees_with_nbgrader(graded, tmp_path):
-    """Per submission and exercise: nbgrader's score == the own grader's all-or-nothing score
-    (the exercise's points when every check passed, else 0)."""
+    """Per submission and exercise: nbgrader's score == the own grader's, under the default policy
+    (all or nothing: the exercise's points when every check passed, else 0)."""
     import shutil
 
     course = graded["course"]
@@ -382,10 +383,11 @@ def test_own_grader_agrees_with_nbgrader(graded, tmp_path):
         own = {}
         for ex in report["exercises"]:
             passed = bool(ex["checks"]) and all(c["status"] == "passed" for c in ex["checks"])
-            own[ex["exercise"]] = float(ex["points"]) if passed else 0.0
+            assert ex["scoring"] == "all-or-nothing" and ex["earned"] == (float(ex["points"]) if passed else 0.0)
+            own[ex["exercise"]] = float(ex["earned"])
         theirs = _cell_scores(graded, student, notebook)
-        print(f"{name:<32} nbgrader {sum(theirs.values()):>5g}  own all-or-nothing {sum(own.values()):>5g}  "
-              f"own partial {report['earned']:>5g} / {report['points']:g}")
+        print(f"{name:<32} nbgrader {sum(theirs.values()):>5g}  own (all or nothing) {report['earned']:>5g}  "
+              f"per check {sum(ex['per_check'] for ex in report['exercises']):>5g} / {report['points']:g}")
         if own != theirs:
             mismatches.append(f"{name}: own grader {own} != nbgrader {theirs}")
     assert not mismatches, "\n".join(mismatches) + log

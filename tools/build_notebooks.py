@@ -366,8 +366,10 @@ def forbidden_note(exercise) -> str:
 
 
 def check_cell_source(name: str) -> str:
-    # The `;` keeps Jupyter from echoing check()'s return value (a long result object) below its table.
-    return f"check({name});\n### BEGIN HIDDEN TESTS\ncheck({name}, hidden=True);\n### END HIDDEN TESTS"
+    # The hidden line is the cell's last expression, without `;`: under the per-check scoring policy
+    # it returns the points earned, which nbgrader reads as the cell's partial credit (all or nothing,
+    # it returns None, so nothing is echoed; it raises on a failure).
+    return f"check({name});\n### BEGIN HIDDEN TESTS\ncheck({name}, hidden=True)\n### END HIDDEN TESTS"
 
 
 def exercise_points(name: str) -> float:
