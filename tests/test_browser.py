@@ -11,13 +11,14 @@ server gets a fresh, empty Jupyter config directory, so that nobody's own Jupyte
 change what the page shows; the only setting written there turns off the "Jupyter news?"
 pop-up, which would otherwise ask to go online.
 
-Chromium opens ``03_softmax.ipynb``, runs all its cells (Run > Run All Cells: the kernel stops at
-the first check cell, as it does for a student who has not started), types a known mistake into
+Chromium opens ``03_softmax.ipynb``, runs all its cells (Run > Run All Cells: each check cell says
+"not attempted yet" and the run goes on, as it does for a student who has not started), types a known mistake into
 the ``softmax`` exercise cell (max and sum over axis 0 instead of ``axis``), runs the check cell,
 and the test reads the page. Before the mistake the check says "not attempted yet" and shows no
 FAIL row; after it, the check table has FAIL rows that name the bug-zoo mistake ("softmax
 normalises over the wrong axis ..."). A screenshot of the page is kept in
-``test-artifacts/browser/`` and its path printed at the end of the pytest run.
+``test-artifacts/browser/`` and its path printed at the end of the pytest run. A second test runs
+all of the untouched ``06_multi_head_attention.ipynb`` and finds its last cell run.
 
 Needs Debian's ``chromium`` (``apt-get install chromium``; ``.ci/run`` installs it) and the pinned
 ``playwright`` of ``requirements-test.txt`` (``make test`` installs it). No browser is downloaded.
@@ -280,3 +281,46 @@ def test_a_known_mistake_is_named_in_the_check_table(page, lab, record_property)
     # which cannot work with notebooks/ as the served folder, is left off)
     errors = [line for line in (folder.parent / "lab.log").read_text().splitlines() if line.startswith("[E ")]
     assert not errors, "make lab logged errors:\n" + "\n".join(errors)
+
+
+RUN_ALL_NOTEBOOK = "06_multi_head_attention.ipynb"
+
+
+def test_run_all_on_a_notebook_of_stubs_reaches_its_end(page, lab, record_property):
+    """Run > Run All Cells on the untouched 06: every code cell runs (the last one gets its execution
+    count), and each check cell says "not attempted yet" in one line, instead of the kernel stopping at
+    the first of them and leaving the rest un-run."""
+    sync_api = _playwright()
+    expect = sync_api.expect
+    url, token, folder = lab
+    cells_json = json.loads((folder / RUN_ALL_NOTEBOOK).read_text())["cells"]
+    code_at = [i for i, cell in enumerate(cells_json) if cell["cell_type"] == "code"]
+    check_at = [i for i, cell in enumerate(cells_json)
+                if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "").startswith("check_")]
+    assert len(check_at) == 3 and code_at[-1] > check_at[-1]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    screenshot = ARTIFACTS / f"{Path(RUN_ALL_NOTEBOOK).stem}_run_all.png"
+    screenshot.unlink(missing_ok=True)
+    record_property("artifact", f"browser test screenshot: {screenshot}")
+
+    page.add_locator_handler(page.get_by_role("dialog").filter(has_text="Select kernel for"),
+                             lambda dialog: dialog.get_by_role("button", name="Select Kernel").click())
+    page.goto(f"{url}/lab/tree/{RUN_ALL_NOTEBOOK}?token={token}")
+    cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+    last = cells.nth(code_at[-1])
+    try:
+        expect(cells.nth(check_at[0])).to_contain_text("check(", timeout=PAGE_TIMEOUT_MS)
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        # JupyterLab renders cells lazily: bring the last one into view, then wait for its count
+        last.scroll_into_view_if_needed(timeout=PAGE_TIMEOUT_MS)
+        expect(last.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"), timeout=4 * KERNEL_TIMEOUT_MS)
+        for index in check_at:
+            cell = cells.nth(index)
+            cell.scroll_into_view_if_needed(timeout=PAGE_TIMEOUT_MS)
+            expect(cell.locator(".jp-OutputArea")).to_contain_text("not attempted yet", timeout=KERNEL_TIMEOUT_MS)
+        errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+        shown = [text for text in errors.all_text_contents() if "Traceback" in text]
+        assert not shown, f"a traceback on the page: {shown[:1]}"
+    finally:
+        page.screenshot(path=str(screenshot))

@@ -130,12 +130,25 @@ def test_ends_with_questions_and_reading(notebook):
 def test_released_notebooks_are_what_the_build_makes(course):
     """Cell types, sources and nbgrader metadata of notebooks/ equal a fresh build's release."""
     def summary(nb):
-        return [(c.cell_type, c.source, _nbgrader(c)) for c in nb.cells]
+        return [(c.cell_type, c.source, _nbgrader(c), c.metadata.get("tags", [])) for c in nb.cells]
 
     for notebook in NOTEBOOKS:
         fresh = nbformat.read(course / "release" / notebook / f"{notebook}.ipynb", as_version=4)
         committed = _released(notebook)
         assert summary(committed) == summary(fresh), f"notebooks/{notebook}.ipynb is out of date: {REBUILD}"
+
+
+@pytest.mark.parametrize("notebook", [nb for nb in NOTEBOOKS if exercises.for_notebook(nb)])
+def test_run_all_goes_past_the_students_check_cells_not_the_solved_ones(course, notebook):
+    """Released check cells carry `raises-exception` (JupyterLab's Run All goes on past a check that
+    says "not attempted yet"); the solved notebooks' do not (nbval must fail on a raising check)."""
+    def tagged(nb):
+        return {_nbgrader(c)["grade_id"]: build.RUN_ON_TAG in c.metadata.get("tags", [])
+                for c in nb.cells if _nbgrader(c).get("grade_id", "").startswith("check_")}
+
+    released, solved = tagged(_released(notebook)), tagged(_source(course, notebook))
+    assert released == {f"check_{e.name}": True for e in exercises.for_notebook(notebook)}
+    assert set(solved) == set(released) and not any(solved.values())
 
 
 @pytest.mark.parametrize("notebook", [nb for nb in NOTEBOOKS if exercises.for_notebook(nb)])

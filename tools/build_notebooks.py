@@ -71,6 +71,10 @@ SELF_CONTAINED_NOTE = (
     "# defines, so define in this cell everything your answer needs.\n"
 )
 NBVAL_CHECK_TAG = "nbval-check-output"  # nbval compares this cell's output (--nbval-lax compares only these)
+# Students' check cells only: JupyterLab's Run All (and nbclient) go on past such a cell when it raises
+# (CheckFailed for an exercise not done yet), so a notebook of stubs runs to its end. The solved
+# notebooks keep check cells untagged: there nbval must fail on a check that raises.
+RUN_ON_TAG = "raises-exception"
 
 # Class exercises: the methods whose bodies are the student's (the rest is the given skeleton).
 STUDENT_METHODS = {"PositionalEncoding": ("__init__", "forward")}
@@ -494,7 +498,21 @@ def generate_release(course_dir: Path, notebooks=NOTEBOOKS) -> list[Path]:
     else:
         for notebook in notebooks:
             nbgrader("generate_assignment", notebook, "--force", course_dir=course_dir)
-    return [Path(course_dir) / "release" / notebook / f"{notebook}.ipynb" for notebook in notebooks]
+    released = [Path(course_dir) / "release" / notebook / f"{notebook}.ipynb" for notebook in notebooks]
+    for path in released:
+        tag_check_cells(path)
+    return released
+
+
+def tag_check_cells(path: Path) -> None:
+    """Give the released notebook's check cells the ``raises-exception`` tag (see RUN_ON_TAG)."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id", "").startswith("check_"):
+            tags = cell.metadata.setdefault("tags", [])
+            if RUN_ON_TAG not in tags:
+                tags.append(RUN_ON_TAG)
+    nbformat.write(nb, path)
 
 
 def build(course_dir: Path = DEFAULT_COURSE_DIR, release_dir: Path | None = RELEASE_DIR,
