@@ -10,8 +10,9 @@ instructor's material stays home. :func:`audit` proves it after every build (and
 
 Hidden checks are *defined* in ``grader/exercises/`` (which inputs they draw, what they compare),
 as before: their inputs come from the instructor's secret and their expected values from
-``solutions/``, neither of which is in the bundle. Without ``solutions/``, a failed public check
-shows its hint instead of naming a bug-zoo mistake.
+``solutions/``, neither of which is in the bundle. A failed public check still names the known
+mistake it matches, as in the course's repository: the bundle's ``grader/known_mistakes.*`` hold
+what each bug-zoo entry returns on the public inputs (:mod:`grader.mistakes`), not its code.
 """
 from __future__ import annotations
 
@@ -208,6 +209,11 @@ def build(out: Path, force: bool = False) -> Path:
             (out / name).write_text(classroom_workflow())
         elif source.exists():
             _copy(source, out / name)
+    from . import mistakes
+
+    for suffix in (".json", ".npz"):  # a stale copy from the course's grader/: the fresh one below
+        (out / "grader" / (mistakes.STEM.name + suffix)).unlink(missing_ok=True)
+    mistakes.write(out / "grader" / mistakes.STEM.name)  # the zoo's fingerprints, not its code
     (out / "Makefile").write_text(student_makefile())
     (out / "README.md").write_text(STUDENT_README)
     (out / ".gitignore").write_text(GITIGNORE)

@@ -159,7 +159,7 @@ def judge(exercise: Exercise, check: Check, calls: list[Call], outcomes: list[Ou
             result.message = f"your code raised {failed.error_type}: {failed.error_message}"
             if failed.trace:
                 result.metrics["trace"] = failed.trace
-            known = diagnose(exercise, calls, outcomes, check.tolerance)
+            known = diagnose(exercise, calls, outcomes, check.tolerance, check)
             if known is not None:
                 result.diagnosis = (f"This looks like a known mistake: {known.title}. {known.hint} "
                                     f"{raised_where(exercise, check, calls, outcomes)}")
@@ -191,7 +191,7 @@ def judge(exercise: Exercise, check: Check, calls: list[Call], outcomes: list[Ou
 def _diagnosed(result: CheckResult, exercise: Exercise, check: Check, calls: list[Call],
                outcomes: list[Outcome]) -> CheckResult:
     """A failed check's diagnosis: the known mistake the answer matches, else the check's hint."""
-    known = diagnose(exercise, calls, outcomes, check.tolerance)
+    known = diagnose(exercise, calls, outcomes, check.tolerance, check)
     if known is not None:
         result.diagnosis = f"This looks like a known mistake: {known.title}. {known.hint}"
     elif check.hint:
@@ -223,11 +223,19 @@ def _judge_raises(exercise: Exercise, check: Check, calls: list[Call], outcomes:
     return _diagnosed(result, exercise, check, calls, outcomes)
 
 
-def diagnose(exercise: Exercise, calls: list[Call], outcomes: list[Outcome], tolerance=None):
+def diagnose(exercise: Exercise, calls: list[Call], outcomes: list[Outcome], tolerance=None, check: Check | None = None):
     """The first bug-zoo entry that did what the student's code did on these inputs: the same
     outputs (within the check's tolerance: a float32 student making a known mistake is still
     named) or, when the student's code raised, the same error at the same calls (a bug with the
-    very same error message first, then one with the same kind of error about the same sizes)."""
+    very same error message first, then one with the same kind of error about the same sizes).
+    Where solutions/ is not (the students' bundle), a public check's known mistakes come from
+    their fingerprints (:mod:`grader.mistakes`), by the same rules."""
+    if hidden.solutions_module() is None:
+        if check is None or check.hidden:
+            return None
+        from . import mistakes
+
+        return mistakes.diagnose(exercise.name, check.name, outcomes, tolerance)
     if all(o.ok for o in outcomes):
         truth = hidden.reference(exercise.name)
         expected = _expected(truth, calls) if truth is not None else None

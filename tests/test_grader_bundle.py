@@ -2,6 +2,7 @@
 GitHub Classroom workflow built on it."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -55,7 +56,7 @@ def test_the_audit_finds_a_leaked_solution_or_secret(student_bundle, tmp_path):
 @pytest.mark.slow
 def test_the_student_command_and_check_work_from_the_bundle(student_bundle):
     """`make check` (what `make test` runs after set-up) and check(...) in a notebook, with the
-    bundle's own grader: public checks run, hidden ones are announced, hints replace zoo names."""
+    bundle's own grader: public checks run, hidden ones are announced, known mistakes are named."""
     env = _student_env()
     where = subprocess.run([sys.executable, "-c", "import grader; print(grader.__file__)"], cwd=student_bundle, env=env,
                            capture_output=True, text=True)
@@ -82,9 +83,56 @@ except CheckFailed as failed:
     assert "public checks 5/5 passed; 1 hidden check run at grading" in proc.stdout
     assert "CHECKFAILED softmax" in proc.stdout
     bug = next(b for b in reference.bugs("softmax") if b.id == "wrong_axis")
-    assert bug.title not in proc.stdout  # no zoo in the bundle: the check's hint instead
-    hints = [c.hint for c in exercises.get("softmax").public_checks if c.hint]
-    assert any(hint in proc.stdout for hint in hints), proc.stdout
+    assert bug.title in proc.stdout  # no zoo in the bundle, but its fingerprints name the mistake
+
+
+@pytest.mark.slow
+def test_the_bundle_names_every_known_mistake_as_the_repository_does(student_bundle, tmp_path):
+    """Every bug-zoo entry, as a student's answer, on every public check: the repository's verdict
+    (with solutions/ and the zoo's code) and the bundle's (with the fingerprints only) are the same
+    status and the same diagnosis, word for word. The outcomes are computed once, here, and judged on
+    both sides, so only the diagnosis can differ."""
+    from grader.core import build_calls
+    from grader.isolation import wire
+    from grader.judge import _bug_outcomes, judge
+
+    cases, named = [], 0
+    for exercise in exercises.EXERCISES.values():
+        for check in exercise.public_checks:
+            calls = build_calls(check, exercise.name, None)
+            for bug in reference.bugs(exercise.name):
+                outcomes = _bug_outcomes(bug.impl, calls)
+                verdict = judge(exercise, check, calls, outcomes)
+                named += "known mistake" in verdict.diagnosis
+                cases.append({"exercise": exercise.name, "check": check.name, "bug": bug.id,
+                              "outcomes": [o.__dict__ for o in outcomes],
+                              "repository": [verdict.status, verdict.diagnosis]})
+    assert len(cases) > 500 and named > 300, (len(cases), named)
+    wire.save(tmp_path / "cases", cases)
+    script = f"""
+import json
+from pathlib import Path
+from grader import exercises
+from grader.core import build_calls
+from grader.isolation import wire
+from grader.judge import Outcome, judge
+from grader.reference import solutions_dir
+assert solutions_dir() is None
+out = []
+for case in wire.load(Path({str(tmp_path / "cases")!r}), trusted=True):
+    exercise = exercises.get(case["exercise"])
+    check = next(c for c in exercise.public_checks if c.name == case["check"])
+    verdict = judge(exercise, check, build_calls(check, exercise.name, None), [Outcome(**o) for o in case["outcomes"]])
+    out.append([verdict.status, verdict.diagnosis])
+print(json.dumps(out))
+"""
+    proc = subprocess.run([sys.executable, "-c", script], cwd=student_bundle, env=_student_env(),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    in_bundle = json.loads(proc.stdout.strip().splitlines()[-1])
+    differ = [(c["exercise"], c["check"], c["bug"], c["repository"], got)
+              for c, got in zip(cases, in_bundle) if c["repository"] != got]
+    assert not differ, f"{len(differ)} of {len(cases)} differ, e.g. {differ[:3]}"
 
 
 # ------------------------------------------------------------------------------ pytest --grade
