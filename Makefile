@@ -10,15 +10,22 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 PORT   ?= 8888
-# The folder JupyterLab opens (the browser test points it at a temporary copy of notebooks/).
-NOTEBOOK_DIR ?= notebooks
 # JupyterLab refuses to run as root without --allow-root (containers, CI machines).
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 PYTEST_ARGS ?=
-# nbgrader's formgrader (instructors) needs its course directory, nbgrader/, inside the folder
-# JupyterLab serves; in the students' notebooks/ it only logs an error, so it is off there.
-# Instructors: `make lab NOTEBOOK_DIR=. LAB_EXTENSIONS=` serves the repository with the formgrader.
+# The students' lab: notebooks/ (the browser test points NOTEBOOK_DIR at a temporary copy), nbgrader's
+# formgrader off (it needs its course directory, nbgrader/, inside the served folder: here it would
+# only log an error), nbgrader's menus and JupyterLab's news pop-up hidden (jupyter/README.md).
+# Instructors: `make lab INSTRUCTOR=1` serves the repository with the formgrader and nbgrader's menus.
+ifdef INSTRUCTOR
+NOTEBOOK_DIR ?= .
+LAB_EXTENSIONS ?=
+LAB_CONFIG ?=
+else
+NOTEBOOK_DIR ?= notebooks
 LAB_EXTENSIONS ?= --ServerApp.jpserver_extensions nbgrader.server_extensions.formgrader=False
+LAB_CONFIG ?= $(CURDIR)/jupyter/student
+endif
 
 .PHONY: setup lab test notebooks bench release clean
 
@@ -37,7 +44,8 @@ $(TEST_STAMP): $(STAMP) requirements-test.txt
 	touch $(TEST_STAMP)
 
 lab: setup
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(NOTEBOOK_DIR) --port=$(PORT) $(ROOT_FLAG) $(LAB_EXTENSIONS) $(LAB_ARGS)
+	$(if $(LAB_CONFIG),JUPYTER_CONFIG_PATH="$(LAB_CONFIG)$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}") \
+		$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(NOTEBOOK_DIR) --port=$(PORT) $(ROOT_FLAG) $(LAB_EXTENSIONS) $(LAB_ARGS)
 
 # At least 4 test workers: the slow tests wait on kernels, nbgrader and sandboxes as much as they compute.
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -lt 4 ] && n=4; echo $$n)

@@ -23,7 +23,7 @@ import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COPIED = ["notebooks", "grader", "course", "requirements.txt", "environment.yml", "pyproject.toml",
+COPIED = ["notebooks", "grader", "course", "jupyter", "requirements.txt", "environment.yml", "pyproject.toml",
           ".github/workflows/classroom.yml"]
 SKIPPED_NAMES = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".DS_Store"}
 # Text that only the instructor's material holds: nbgrader's solution and hidden-test markers.
@@ -69,9 +69,11 @@ $(STAMP): requirements.txt pyproject.toml
 \t$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 \ttouch $(STAMP)
 
-# nbgrader's formgrader is the instructor's: off (it can only log an error here)
+# nbgrader's formgrader is the instructor's: off (it can only log an error here); its menus and
+# JupyterLab's news pop-up hidden (jupyter/README.md)
 lab: setup
-\t$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --port=$(PORT) $(ROOT_FLAG) \\
+\tJUPYTER_CONFIG_PATH="$(CURDIR)/jupyter/student$${{JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}}" \\
+\t\t$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --port=$(PORT) $(ROOT_FLAG) \\
 \t\t--ServerApp.jpserver_extensions nbgrader.server_extensions.formgrader=False
 
 test: setup

@@ -8,8 +8,8 @@ JupyterLab is started by the Makefile's own ``lab`` recipe, on a temporary copy 
 
 (``-o setup``: ``make test`` has just set the environment up, so the test never runs pip). The
 server gets a fresh, empty Jupyter config directory, so that nobody's own JupyterLab settings
-change what the page shows; the only setting written there turns off the "Jupyter news?"
-pop-up, which would otherwise ask to go online.
+change what the page shows; the test checks that `make lab` itself hides nbgrader's instructor
+menus and JupyterLab's "Jupyter news?" pop-up (jupyter/student/).
 
 Chromium opens ``03_softmax.ipynb``, runs all its cells (Run > Run All Cells: each check cell says
 "not attempted yet" and the run goes on, as it does for a student who has not started), types a known mistake into
@@ -159,10 +159,8 @@ def lab(tmp_path):
     """JupyterLab serving a copy of notebooks/, started as `make lab` starts it: (url, token, folder)."""
     folder = tmp_path / "notebooks"
     shutil.copytree(REPO / "notebooks", folder)
-    config = tmp_path / "jupyter-config"
-    settings = config / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+    config = tmp_path / "jupyter-config"  # empty: nobody's own settings (the news pop-up is make lab's to hide)
+    config.mkdir()
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter-runtime"))
     for inherited in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):  # from `make test`: run make as from a shell
         env.pop(inherited, None)
@@ -240,6 +238,9 @@ def test_a_known_mistake_is_named_in_the_check_table(page, lab, record_property)
     try:
         expect(check_cell).to_contain_text(f"check({EXERCISE})", timeout=PAGE_TIMEOUT_MS)
         opened = time.monotonic()
+        # a student's lab: no instructor tools (nbgrader's menu)
+        menus = page.locator("#jp-MainMenu").inner_text()
+        assert "Run" in menus and "Nbgrader" not in menus, f"the menu bar shows: {menus!r}"
 
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
@@ -271,6 +272,8 @@ def test_a_known_mistake_is_named_in_the_check_table(page, lab, record_property)
         assert "not attempted" not in after, f"the check still says 'not attempted':\n{after}"
         print(f"opened in {opened - started:.1f} s, checked in {time.monotonic() - opened:.1f} s "
               f"({fail_rows.count()} FAIL rows naming: {title})")
+        # ... and, by now (its toast comes seconds after the page), no pop-up asking to go online
+        assert not page.get_by_text("Jupyter news").count(), "JupyterLab's news pop-up is showing"
     finally:  # also on failure: the picture shows what the page showed
         try:
             check_cell.scroll_into_view_if_needed(timeout=5_000)
