@@ -274,7 +274,7 @@ def _post_introspect(result, module, args, kwargs):
 def _post_train_step(result, module, args, kwargs):
     """After a student's train_step: the returned loss and the model's new parameters."""
     model = args[0]
-    return {"loss": result, "params": [p.detach() for _, p in sorted(model.named_parameters())]}
+    return {"loss": result, "params": {name: p.detach() for name, p in sorted(model.named_parameters())}}
 
 
 def _post_evaluate(result, module, args, kwargs):

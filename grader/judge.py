@@ -184,8 +184,28 @@ def judge(exercise: Exercise, check: Check, calls: list[Call], outcomes: list[Ou
     if verdict.ok:
         result.status, result.earned = "passed", check.points
         return result
-    result.message = verdict.message
+    result.message = readable_where(verdict.message, len(calls))
     return _diagnosed(result, exercise, check, calls, outcomes)
+
+
+_WHERE = re.compile(r"^output((?:\[[^\]]+\])*)(?=:| )")
+_STEP = re.compile(r"\[([^\]]+)\]")
+
+
+def readable_where(message: str, calls: int) -> str:
+    """``output[0]['params']['layers.0.weight']: ...`` (where a comparison found the difference) as a
+    student reads it: ``call 1 of 2, params, layers.0.weight: ...`` (with one call, no call number)."""
+    found = _WHERE.match(message)
+    if found is None:
+        return message
+    steps = _STEP.findall(found.group(1))
+    words = []
+    if steps and steps[0].isdigit():
+        call = int(steps.pop(0))
+        if calls > 1:
+            words.append(f"call {call + 1} of {calls}")
+    words += [step.strip("'\"") if step[:1] in "'\"" else f"item {step}" for step in steps]
+    return (", ".join(words) or "the output") + message[found.end():]
 
 
 def _diagnosed(result: CheckResult, exercise: Exercise, check: Check, calls: list[Call],

@@ -109,8 +109,7 @@ def _sgd_linear(W, b, x, y, lr, steps, offset=None):
         losses.append(float(-(log_p * onehot).sum(axis=1).mean()))
         g = (np.exp(log_p) - onehot) / len(y)
         W, b = W - lr * g.T @ x, b - lr * g.sum(axis=0)
-    # parameters in name order: layers.0.bias, layers.0.weight
-    return {"loss": losses if steps > 1 else losses[0], "params": [b, W]}
+    return {"loss": losses if steps > 1 else losses[0], "params": {"layers.0.bias": b, "layers.0.weight": W}}
 
 
 def _expect(expected):
@@ -260,7 +259,8 @@ train_step = Exercise(
         Check("by_hand", "by hand: a zero-initialised linear model, x = [[1, 0], [0, 1]], labels [0, 1], SGD with "
                          "lr = 1: the loss is ln 2 = 0.6931 and W becomes [[0.25, -0.25], [-0.25, 0.25]]",
               lambda rng: [Call(args=(Build("train_setup", _HAND_SETUP),), post="train_step")],
-              judge=_expect([{"loss": math.log(2.0), "params": [np.zeros(2), np.array([[0.25, -0.25], [-0.25, 0.25]])]}]),
+              judge=_expect([{"loss": math.log(2.0), "params": {"layers.0.bias": np.zeros(2),
+                                                               "layers.0.weight": np.array([[0.25, -0.25], [-0.25, 0.25]])}}]),
               hint="One step is: optimizer.zero_grad(), loss = loss_fn(model(*inputs), labels), loss.backward(), "
                    "optimizer.step(); return the loss computed before the update."),
         Check("returns_float", "train_step returns the loss as a Python float (loss.item()), not a tensor",
