@@ -14,9 +14,10 @@ Nothing is lost and nothing is done twice:
 - a result carries the fingerprint of what it was graded from (the file, the checks, the
   secret, the limits): a rerun skips a submission whose result has the same fingerprint, and
   takes the exercises that a killed run had finished from the cache;
-- the slots die with the parent (``PR_SET_PDEATHSIG``), and the sandbox with its slot, so a
-  killed run leaves no grader behind; a slot that dies under a submission gets it graded by a
-  fresh slot, once.
+- the slots die with the parent (``PR_SET_PDEATHSIG``), and the sandbox with its slot (its worker,
+  PID 1 of the sandbox, sees its requests' pipe close and exits, which ends every process of the
+  sandbox), so a killed run leaves no grader and no answer behind, at once; a slot that dies under
+  a submission gets it graded by a fresh slot, once.
 
 Each run writes a manifest, ``<out>/shard-<i>-of-<n>.json`` (``shard-1-of-1.json`` unsharded),
 listing its submissions and whether it finished; :func:`merge` joins the shards' folders into

@@ -181,6 +181,51 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        try:
+            children = _slot_pids(todo.pop())
+        except OSError:  # it ended meanwhile
+            continue
+        found += children
+        todo += children
+    return found
+
+
+@pytest.mark.slow
+def test_a_killed_grader_takes_its_workers_and_the_answers_with_it_at_once(tmp_path):
+    """kill -9 of `grade` while answers loop forever: the slots, their sandboxes, the workers in them
+    and the answers' processes are all gone within seconds, not when each answer's CPU limit ends
+    (a worker's change of uid had cleared bwrap's --die-with-parent). Only this test's own grader
+    is killed; what is watched are its descendants, listed before the kill."""
+    endless = "import numpy as np\n\ndef softmax(scores, axis=-1):\n    while True:\n        pass\n"
+    write_class(tmp_path / "class", {f"s{k}": endless + f"\n_student = {k}\n" for k in range(2)})
+    command = [sys.executable, "-m", "grader", "grade", "class", "--out", "grades", "-j", "2", "--progress", "lines"]
+    run = subprocess.Popen(command, cwd=tmp_path, env=grader_env(), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        below: list[int] = []
+        while time.monotonic() < deadline:  # slot -> bwrap -> worker -> answer: four levels, twice
+            below = [p for p in _descendants(run.pid) if _alive(p)]
+            if len(below) >= 8:
+                break
+            assert run.poll() is None, "the run ended before it could be killed"
+            time.sleep(0.2)
+        assert len(below) >= 8, f"the answers never started: {below}"
+        time.sleep(1.0)  # the answers are looping now
+    finally:
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+    for _ in range(50):
+        if not any(_alive(pid) for pid in below):
+            break
+        time.sleep(0.1)
+    survivors = [Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")[:120] for pid in below if _alive(pid)]
+    assert not survivors, f"{len(survivors)} processes outlived the killed grader by 5 s: {survivors}"
+
+
 @pytest.mark.slow
 def test_killed_mid_batch_and_rerun_every_student_once_nothing_regraded(tmp_path):
     """SIGKILL the grading run as soon as the first results exist, then run it again: every student

@@ -27,6 +27,7 @@ import errno
 import json
 import os
 import resource
+import select
 import shutil
 import signal
 import sys
@@ -39,7 +40,7 @@ from pathlib import Path
 
 from . import guard, twins, wire
 
-PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 38, 36
+PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG = 38, 36, 1
 REPORT_FD = 3  # the child's end of the report pipe (forbidden calls, withheld pieces, the guard)
 FILE_LIMIT = 32 * 2**20  # bytes per file the answer's process may write (RLIMIT_FSIZE)
 
@@ -48,6 +49,24 @@ def _prctl(option: int, value: int) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(option, value, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
+
+
+def requests_closed() -> bool:
+    """The other end of our requests (stdin: the job slot's pipe) is closed: the slot, and so the
+    grader, is gone. As PID 1 of the sandbox's namespace the worker gets no parent-death signal
+    (seen: bwrap died, the worker and a looping answer ran on until the answer's CPU limit), so it
+    looks for itself while a job runs; when it exits, the kernel ends the namespace's every process."""
+    poller = select.poll()
+    poller.register(0, select.POLLHUP)
+    return any(events & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, events in poller.poll(0))
+
+
+def die_with_parent() -> None:
+    """SIGKILL when our parent dies. bwrap's --die-with-parent arms this for the worker, but a change
+    of credentials (drop_privileges) clears it, and a fork never inherits it: a grader killed with
+    kill -9 must take its workers and the answers they run with it at once, not after their CPU
+    limit. Armed again after every such change, in the worker and in each answer's process."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def drop_privileges(uid: int) -> None:
@@ -66,13 +85,16 @@ def _vm_bytes() -> int:
         return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _child(job: Path, request: dict, report_fd: int, scratch: Path) -> None:
+def _child(job: Path, request: dict, report_fd: int, scratch: Path, worker: int) -> None:
     """Runs in the forked child; never returns."""
     import torch
 
     from . import wire
 
     try:
+        die_with_parent()  # the worker: in the sandbox, PID 1, whose end ends the namespace anyway
+        if os.getppid() != worker:
+            os._exit(1)  # it died before that was armed
         os.setsid()
         os.dup2(report_fd, REPORT_FD)
         devnull = os.open(os.devnull, os.O_RDONLY)
@@ -299,10 +321,11 @@ def _serve_one(request: dict, jobs: Path) -> dict:
     wall_limit = float(request.get("wall_limit") or 2 * time_limit + 5)
     started = time.monotonic()
     read_end, write_end = os.pipe()
+    worker = os.getpid()
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
-        _child(job, request, write_end, scratch)
+        _child(job, request, write_end, scratch, worker)
     os.close(write_end)
     status, code, cpu, family, looked = "finished", None, 0.0, [], 0.0
     while True:
@@ -312,6 +335,14 @@ def _serve_one(request: dict, jobs: Path) -> dict:
         now = time.monotonic()
         if now - looked > 0.1:  # the process tree changes slowly next to 2 ms polls
             family, looked = descendants(pid), now
+            if requests_closed():  # the grader is gone: so are we, and the answer with us, now
+                for kill in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+                    try:
+                        kill()
+                    except (ProcessLookupError, PermissionError):
+                        pass
+                kill_descendants()
+                os._exit(0)
         cpu = cpu_seconds([pid, *family])
         if cpu > time_limit or now - started > wall_limit:
             for kill in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
@@ -384,8 +415,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sandboxed", action="store_true", help="running as PID 1 of the sandbox")
     parser.add_argument("--drop-uid", type=int, default=None, help="become this uid before anything else")
     args = parser.parse_args(argv)
+    parent = os.getppid()  # 0 as PID 1 of the sandbox's namespace: bwrap is outside it
     if args.drop_uid is not None:
         drop_privileges(args.drop_uid)
+    die_with_parent()  # after the credentials changed (which clears it): the slot's bwrap, or the slot
+    if os.getppid() != parent:
+        sys.exit("grader.isolation.worker: the process that started it has gone")
     if args.sandboxed and os.getpid() != 1:
         # The clean-up kills every descendant, and orphans come back to PID 1: outside its own PID
         # namespace that guarantee is gone, so refuse rather than guess.
