@@ -210,9 +210,11 @@ class Options:
 @dataclass
 class Summary:
     total: int = 0
-    graded: int = 0  # at least one exercise judged in this run
-    from_cache: int = 0  # assembled from verdicts already in the cache
-    up_to_date: int = 0  # its result was already there, for the same fingerprint
+    graded: int = 0  # submissions: at least one exercise judged in this run
+    from_cache: int = 0  # submissions assembled from verdicts already in the cache alone
+    up_to_date: int = 0  # submissions whose result was already there, for the same fingerprint
+    exercises_judged: int = 0  # exercises judged in this run (the per-line "graded N")
+    exercises_cached: int = 0  # exercises taken from the cache (the per-line "cached N")
     failed: list[str] = field(default_factory=list)
     seconds: float = 0.0
     lines: list[str] = field(default_factory=list)
@@ -312,6 +314,8 @@ class Scheduler:
             self.summary.from_cache += 1
         else:
             self.summary.graded += 1
+        self.summary.exercises_judged += int(event.get("graded") or 0)
+        self.summary.exercises_cached += int(event.get("cached") or 0)
         self.progress.done(event)
 
     def _dispatch(self, slot: "Slot") -> None:

@@ -81,7 +81,8 @@ def cmd_grade(args) -> int:
     results = [r for r in batch.load_results(out) if r["id"] in {s.id for s in mine}]
     export.export(results, out, formats=("csv-long",))
     print(f"{summary.total} submission(s) in {summary.seconds:.1f} s: {summary.graded} graded, {summary.from_cache} "
-          f"from the cache, {summary.up_to_date} up to date, {len(summary.failed)} failed")
+          f"from the cache alone, {summary.up_to_date} up to date, {len(summary.failed)} failed; exercises: "
+          f"{summary.exercises_judged} judged now, {summary.exercises_cached} from the cache")
     for failure in summary.failed:
         print(f"FAILED {failure}", file=sys.stderr)
     print(f"results: {out}/ (one JSON per submission, checks.csv); grades, feedback and Gradescope files: "

@@ -276,13 +276,16 @@ def test_killed_mid_batch_and_rerun_every_student_once_nothing_regraded(tmp_path
                 assert exercise["graded_in"] == cached[exercise["key"]], f"{result['id']}/{exercise['exercise']} regraded"
                 reused += 1
     assert reused >= 3 * len(done)
+    # the summary counts what the per-submission lines count: exercises judged now and from the cache
+    assert f"exercises: {18 - reused} judged now, {reused - 3 * len(done)} from the cache" in second.stdout, second.stdout
     rows = (out / "checks.csv").read_text().splitlines()[1:]
     per_student = {s: sum(1 for r in rows if r.startswith(f"{s}__03_softmax,")) for s in students}
     assert len(set(per_student.values())) == 1 and min(per_student.values()) > 0, per_student  # everyone once
     assert not list(out.rglob(".*.tmp"))
 
     third = run_grader("grade", "class", "--out", "grades", "-j", "2", cwd=tmp_path)
-    assert "0 graded, 0 from the cache, 6 up to date" in third.stdout, third.stdout
+    assert "0 graded, 0 from the cache alone, 6 up to date, 0 failed; exercises: 0 judged now, 0 from the cache" \
+        in third.stdout, third.stdout
 
 
 # ------------------------------------------------------------------------------ beyond one machine
