@@ -60,6 +60,14 @@ try:
         os.environ["GRADER_SOLUTIONS"] = str(HERE / "solutions")  # kernels may import an installed grader
     from grader.reference import ReferenceUnavailable, require
 
+    # nbgrader's OverwriteCells without its false alarm on every check cell (grader/nbgrader_hooks.py)
+    from grader.nbgrader_hooks import OverwriteCells
+
+    c.Autograde.sanitize_preprocessors = [
+        "nbgrader.preprocessors.ClearOutput", "nbgrader.preprocessors.DeduplicateIds",
+        "nbgrader.preprocessors.OverwriteKernelspec", OverwriteCells, "nbgrader.preprocessors.CheckCellMetadata",
+    ]
+
     if "autograde" in sys.argv:
         try:
             require()
