@@ -63,6 +63,14 @@ def cmd_grade(args) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.require_isolation:
+        from .isolation.sandbox import isolation_problem
+
+        problem = None if config.isolate and not args.no_isolation else "isolation is turned off (isolate, --no-isolation)"
+        problem = problem or isolation_problem()
+        if problem:
+            print(f"error: --require-isolation: {problem}. Nothing was graded.", file=sys.stderr)
+            return 2
     submissions, problems = batch.discover(args.submissions)
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
@@ -206,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-v", "--verbose", action="store_true", help="print each submission's table of exercises")
     p.add_argument("--time-limit", type=float, help="seconds of CPU time per exercise (default from the config: 20)")
     p.add_argument("--no-isolation", action="store_true", help="run without bubblewrap (NOT safe for real submissions)")
+    p.add_argument("--require-isolation", action="store_true",
+                   help="refuse to grade unless the bubblewrap sandbox works here (clusters: a node without it fails at once)")
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("export", help="grades (wide and long CSV, JSON Lines), Gradescope results, feedback, nbgrader")

@@ -334,6 +334,7 @@ def test_slurm_array_shards_then_merge_equal_one_run(unsharded, tmp_path):
                               capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert f"(shard {int(task) + 1}/2:" in proc.stdout
+    assert "--require-isolation" in (ROOT / "deploy/slurm/grade-array.sbatch").read_text()
     shard_ids = [json.loads((tmp_path / "grades" / f"shard-{i}" / f"shard-{i}-of-2.json").read_text())["submissions"]
                  for i in (1, 2)]
     assert sorted(shard_ids[0] + shard_ids[1]) == sorted(f"{s}__03_softmax" for s in SHARD_CLASS)
@@ -367,6 +368,15 @@ def test_kubernetes_manifests_render_and_validate(manifest):
         assert spec["completionMode"] == "Indexed" and spec["completions"] == spec["parallelism"] == 2
         container = spec["template"]["spec"]["containers"][0]
         assert container["env"][0]["name"] == "GRADER_SECRET" and "secretKeyRef" in container["env"][0]["valueFrom"]
+        assert "--require-isolation" in container["args"][0]  # a pod that cannot isolate grades nothing
+        # the unprivileged alternative the comments give, pasted in: a valid pod spec that is not privileged
+        block = text.split("# BEGIN UNPRIVILEGED\n", 1)[1].split("# END UNPRIVILEGED", 1)[0]
+        alternative = yaml.safe_load("\n".join(line.split("#   ", 1)[1] for line in block.splitlines() if "#   " in line))
+        unprivileged = json.loads(json.dumps(document))
+        unprivileged["spec"]["template"]["spec"]["containers"][0]["securityContext"] = alternative["securityContext"]
+        kubernetes_validate.validate(unprivileged, "1.33", strict=True)
+        context = alternative["securityContext"]
+        assert context["runAsNonRoot"] and not context["allowPrivilegeEscalation"] and "privileged" not in context
     broken = json.loads(json.dumps(document))
     broken["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = ["not", "a", "quantity"]
     with pytest.raises(kubernetes_validate.ValidationError):  # the validation can fail
@@ -479,3 +489,26 @@ def test_a_retry_alone_waits_for_the_other_slots_and_holds_them_off():
         batch.SlotTurns.remove(run_id)
     assert events == ["other job starts", "other job ends", "retry alone starts", "retry alone ends",
                       "other's next job starts"], events
+
+
+def test_the_grading_image_recipe_keeps_the_secret_out_and_builds_where_docker_runs(tmp_path):
+    """deploy/k8s/Dockerfile: grader.toml never enters the build context (the secret comes from a
+    Kubernetes Secret); where a Docker daemon answers, the image builds and its grader imports."""
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {"grader.toml", ".venv/", "grades/", "nbgrader/"} <= set(ignored)
+    recipe = (ROOT / "deploy" / "k8s" / "Dockerfile").read_text()
+    assert "bubblewrap" in recipe and "-r requirements.txt" in recipe and "WORKDIR /course" in recipe
+    docker = shutil.which("docker")
+    if docker is None or subprocess.run([docker, "info"], capture_output=True, timeout=60).returncode != 0:
+        pytest.skip("no Docker daemon here: the image is not built")
+    tag = f"transformer-course-grader-test:{os.getpid()}"
+    built = subprocess.run([docker, "build", "-f", "deploy/k8s/Dockerfile", "-t", tag, "."], cwd=ROOT,
+                           capture_output=True, text=True, timeout=3600)
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    try:
+        run = subprocess.run([docker, "run", "--rm", tag, ".venv/bin/python", "-c",
+                              "import grader, torch, os; print(os.path.exists('grader.toml'), torch.__version__)"],
+                             capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0 and run.stdout.startswith("False "), run.stdout + run.stderr
+    finally:
+        subprocess.run([docker, "rmi", "-f", tag], capture_output=True, timeout=300)

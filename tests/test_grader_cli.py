@@ -64,3 +64,33 @@ def test_export_and_merge_say_what_is_missing(tmp_path):
     assert proc.returncode == 1 and "has no shard manifest" in proc.stderr
     proc = _run("grade", "--shard", "3/2", "empty", cwd=tmp_path, env_extra={"GRADER_SECRET": "cli-test"})
     assert proc.returncode == 2 and "between 1 and n" in proc.stderr
+
+
+def test_require_isolation_stops_before_grading_where_the_sandbox_cannot_work(tmp_path):
+    """A cluster node without bubblewrap, or where bwrap may not make its namespaces: `grade
+    --require-isolation` (what deploy/slurm and deploy/k8s run) says what the node needs and grades
+    nothing, instead of grading unisolated with a warning."""
+    (tmp_path / "class" / "ada").mkdir(parents=True)
+    (tmp_path / "class" / "ada" / "03_softmax.py").write_text((ROOT / "solutions" / "softmax.py").read_text())
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    missing = _run("grade", "class", "--out", "grades", "--require-isolation", cwd=tmp_path,
+                   env_extra={"GRADER_SECRET": "s", "PATH": str(tools)})
+    assert missing.returncode == 2, missing.stdout + missing.stderr
+    assert "bubblewrap (bwrap) is not installed" in missing.stderr and "user.max_user_namespaces" in missing.stderr
+    assert not (tmp_path / "grades").exists()
+    fake = tools / "bwrap"  # a bwrap the node's policy stops, as a default container profile does
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to creating new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    refused = _run("grade", "class", "--out", "grades", "--require-isolation", cwd=tmp_path,
+                   env_extra={"GRADER_SECRET": "s", "PATH": f"{tools}:/usr/bin:/bin"})
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "cannot create the sandbox's namespaces here (bwrap: No permissions" in refused.stderr
+    assert not (tmp_path / "grades").exists()
+    from grader.isolation.sandbox import isolation_problem
+
+    if isolation_problem() is None:  # here it works: --require-isolation grades as usual
+        works = _run("grade", "class", "--out", "grades", "--require-isolation", "-j", "1", cwd=tmp_path,
+                     env_extra={"GRADER_SECRET": "s"})
+        assert works.returncode == 0, works.stdout + works.stderr
+        assert json.loads((tmp_path / "grades" / "ada__03_softmax.json").read_text())["earned"] == 16

@@ -72,6 +72,31 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
+NODE_NEEDS = ("the machine that grades needs bubblewrap (`apt-get install bubblewrap`, `dnf install bubblewrap`) "
+              "and the right to create namespaces with it: as root (a privileged container), or as a user where "
+              "unprivileged user namespaces are allowed (sysctl user.max_user_namespaces > 0; on Ubuntu 24.04 "
+              "kernel.apparmor_restrict_unprivileged_userns = 0 or an AppArmor profile for bwrap; in a container, "
+              "a seccomp and AppArmor profile that allow unshare and mount)")
+
+
+def isolation_problem() -> str | None:
+    """Why the sandbox could not isolate here (None: it can). Tries what the sandbox does: bwrap making
+    its namespaces, as root or through a user namespace, and mounting /proc in them."""
+    path = bwrap_path()
+    if path is None:
+        return f"bubblewrap (bwrap) is not installed; {NODE_NEEDS}"
+    identity = [] if os.getuid() == 0 else ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
+    command = [path, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", *identity,
+               "--die-with-parent", "--as-pid-1", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"]
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bwrap could not run ({exc}); {NODE_NEEDS}"
+    if proc.returncode != 0:
+        return f"bwrap cannot create the sandbox's namespaces here ({proc.stderr.strip()[:200]}); {NODE_NEEDS}"
+    return None
+
+
 def _ro_paths() -> list[str]:
     """The Python installation (base and venv) plus the system libraries."""
     paths = {"/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc/alternatives", "/etc/ld.so.cache", "/etc/localtime"}
