@@ -161,8 +161,7 @@ def judge(exercise: Exercise, check: Check, calls: list[Call], outcomes: list[Ou
                 result.metrics["trace"] = failed.trace
             known = diagnose(exercise, calls, outcomes, check.tolerance, check)
             if known is not None:
-                result.diagnosis = (f"This looks like a known mistake: {known.title}. {known.hint} "
-                                    f"{raised_where(exercise, check, calls, outcomes)}")
+                result.diagnosis = f"{mistake_words(known)} {raised_where(exercise, check, calls, outcomes)}"
         return result
 
     values = [o.value for o in outcomes]
@@ -213,7 +212,7 @@ def _diagnosed(result: CheckResult, exercise: Exercise, check: Check, calls: lis
     """A failed check's diagnosis: the known mistake the answer matches, else the check's hint."""
     known = diagnose(exercise, calls, outcomes, check.tolerance, check)
     if known is not None:
-        result.diagnosis = f"This looks like a known mistake: {known.title}. {known.hint}"
+        result.diagnosis = mistake_words(known)
     elif check.hint:
         result.diagnosis = check.hint
     return result
@@ -256,10 +255,21 @@ def diagnose(exercise: Exercise, calls: list[Call], outcomes: list[Outcome], tol
         from . import mistakes
 
         return mistakes.diagnose(exercise.name, check.name, outcomes, tolerance)
+    from .mutations import mutants
+
+    for known in (hidden.bugs(exercise.name), mutants(exercise.name)):  # the zoo first, then the error model
+        found = _first_alike(exercise, calls, outcomes, tolerance, known)
+        if found is not None:
+            return found
+    return None
+
+
+def _first_alike(exercise: Exercise, calls: list[Call], outcomes: list[Outcome], tolerance, known):
+    """:func:`diagnose`'s rules over one list of known mistakes (bug-zoo entries or mutants)."""
     if all(o.ok for o in outcomes):
         truth = hidden.reference(exercise.name)
         expected = _expected(truth, calls) if truth is not None else None
-        for bug in hidden.bugs(exercise.name):
+        for bug in known:
             theirs = _expected(bug.impl, calls)
             if expected is not None and theirs is not None and _same_values(theirs, expected, tolerance):
                 continue  # on these inputs this mistake does what a right answer does: it explains nothing
@@ -267,12 +277,19 @@ def diagnose(exercise: Exercise, calls: list[Call], outcomes: list[Outcome], tol
                 return bug
         return None
     tried = []
-    for bug in hidden.bugs(exercise.name):
+    for bug in known:
         theirs = _bug_outcomes(bug.impl, calls)
         if _raises_alike(outcomes, theirs, tolerance, exact=True):
             return bug
         tried.append((bug, theirs))
     return next((bug for bug, theirs in tried if _raises_alike(outcomes, theirs, tolerance, exact=False)), None)
+
+
+def mistake_words(known) -> str:
+    """How a diagnosis names what it found: a written-down mistake, or one of the error model's."""
+    if getattr(known, "generated", False) or type(known).__name__ == "Mutant":
+        return f"This looks like a mistake the grader's error model knows: {known.title}. {known.hint}"
+    return f"This looks like a known mistake: {known.title}. {known.hint}"
 
 
 def _bug_outcomes(impl: Any, calls: list[Call]) -> list[Outcome]:

@@ -29,12 +29,14 @@ VERSION = 1
 
 @dataclass(frozen=True)
 class KnownMistake:
-    """What a diagnosis needs of a bug-zoo entry: its name and its hint (no implementation)."""
+    """What a diagnosis needs of a bug-zoo entry or an error-model mutant: its name and its hint (no
+    implementation), and which of the two it is."""
 
     exercise: str
     id: str
     title: str
     hint: str
+    generated: bool = False
 
 
 def build_table() -> dict:
@@ -42,6 +44,7 @@ def build_table() -> dict:
     from . import exercises, reference
     from .core import build_calls
     from .judge import _bug_outcomes, _expected, _same_values
+    from .mutations import mutants
 
     reference.require()
     table: dict[str, dict[str, list]] = {}
@@ -51,13 +54,13 @@ def build_table() -> dict:
             calls = build_calls(check, exercise.name, None)
             expected = _expected(truth, calls) if truth is not None else None
             entries = []
-            for bug in reference.bugs(exercise.name):
+            for bug in [*reference.bugs(exercise.name), *mutants(exercise.name)]:  # the zoo, then the error model
                 outcomes = _bug_outcomes(bug.impl, calls)
                 values = [o.value for o in outcomes]
                 if all(o.ok for o in outcomes) and expected is not None and _same_values(values, expected, check.tolerance):
                     continue  # does what a right answer does on these inputs
                 entries.append({
-                    "id": bug.id, "title": bug.title, "hint": bug.hint,
+                    "id": bug.id, "title": bug.title, "hint": bug.hint, "generated": type(bug).__name__ == "Mutant",
                     "outcomes": [{"ok": True, "value": o.value} if o.ok else
                                  {"ok": False, "error_type": o.error_type, "error_message": o.error_message}
                                  for o in outcomes],
@@ -109,13 +112,18 @@ def diagnose(exercise: str, check: str, outcomes: list, tolerance=None, stem: Pa
                        Outcome(False, error_type=o["error_type"], error_message=o["error_message"])
                        for o in entry["outcomes"]]) for entry in entries]
     found = None
-    if all(o.ok for o in outcomes):
-        found = next((entry for entry, theirs in stored
-                      if all(t.ok for t in theirs) and _matches(outcomes, [t.value for t in theirs], tolerance)), None)
-    else:
-        for exact in (True, False):
-            found = next((entry for entry, theirs in stored if _raises_alike(outcomes, theirs, tolerance, exact=exact)),
-                         None)
-            if found is not None:
-                break
-    return None if found is None else KnownMistake(exercise, found["id"], found["title"], found["hint"])
+    for generated in (False, True):  # the zoo first, then the error model, as in the repository
+        group = [(entry, theirs) for entry, theirs in stored if bool(entry.get("generated")) == generated]
+        if all(o.ok for o in outcomes):
+            found = next((entry for entry, theirs in group
+                          if all(t.ok for t in theirs) and _matches(outcomes, [t.value for t in theirs], tolerance)), None)
+        else:
+            for exact in (True, False):
+                found = next((entry for entry, theirs in group if _raises_alike(outcomes, theirs, tolerance, exact=exact)),
+                             None)
+                if found is not None:
+                    break
+        if found is not None:
+            break
+    return None if found is None else KnownMistake(exercise, found["id"], found["title"], found["hint"],
+                                                   bool(found.get("generated")))
