@@ -54,6 +54,7 @@ VENV   ?= .venv
 PY     ?= $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
+LAB_ARGS ?=
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 NOTEBOOKS ?= {notebooks}
 
@@ -74,7 +75,7 @@ $(STAMP): requirements.txt pyproject.toml
 lab: setup
 \tJUPYTER_CONFIG_PATH="$(CURDIR)/jupyter/student$${{JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}}" \\
 \t\t$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --port=$(PORT) $(ROOT_FLAG) \\
-\t\t--ServerApp.jpserver_extensions nbgrader.server_extensions.formgrader=False
+\t\t--ServerApp.jpserver_extensions nbgrader.server_extensions.formgrader=False $(LAB_ARGS)
 
 test: setup
 \t$(MAKE) check

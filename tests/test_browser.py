@@ -154,24 +154,42 @@ def _stop(server: subprocess.Popen, url: str, token: str) -> None:
     _end(started)
 
 
-@pytest.fixture
-def lab(tmp_path):
-    """JupyterLab serving a copy of notebooks/, started as `make lab` starts it: (url, token, folder)."""
-    folder = tmp_path / "notebooks"
-    shutil.copytree(REPO / "notebooks", folder)
+@pytest.fixture(params=["repository", "bundle"])
+def lab(tmp_path, request):
+    """JupyterLab serving a copy of notebooks/, started as `make lab` starts it: (url, token, folder).
+
+    ``repository``: the course's own `make lab` on a copy of notebooks/. ``bundle``: what students
+    get (`python -m grader bundle`), its own `make lab`, its kernels importing its own grader (no
+    solutions/: a known mistake is named from the bundle's fingerprints)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
     config = tmp_path / "jupyter-config"  # empty: nobody's own settings (the news pop-up is make lab's to hide)
     config.mkdir()
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter-runtime"))
+    env.update(JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter-runtime"))
     for inherited in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):  # from `make test`: run make as from a shell
         env.pop(inherited, None)
     port, token = _free_port(), secrets.token_hex(16)
     url = f"http://127.0.0.1:{port}"
     lab_args = f"--no-browser --IdentityProvider.token={token} --ServerApp.port_retries=0"
-    command = ["make", "--no-print-directory", "-o", "setup", "lab", f"VENV={sys.prefix}",
-               f"NOTEBOOK_DIR={folder}", f"PORT={port}", f"LAB_ARGS={lab_args}"]
-    log = tmp_path / "lab.log"
+    if request.param == "repository":
+        folder, where = tmp_path / "notebooks", REPO
+        shutil.copytree(REPO / "notebooks", folder)
+        command = ["make", "--no-print-directory", "-o", "setup", "lab", f"VENV={sys.prefix}",
+                   f"NOTEBOOK_DIR={folder}", f"PORT={port}", f"LAB_ARGS={lab_args}"]
+    else:
+        where = tmp_path / "student"
+        built = subprocess.run([sys.executable, "-m", "grader", "bundle", "--out", str(where)], cwd=REPO,
+                               capture_output=True, text=True, timeout=300)
+        assert built.returncode == 0, built.stdout + built.stderr
+        folder = where / "notebooks"
+        env["PYTHONPATH"] = str(where)  # the kernels import the bundle's grader, as in a student's own clone
+        probe = subprocess.run([sys.executable, "-c", "import grader.reference as r; print(r.__file__, r.solutions_dir())"],
+                               cwd=folder, env=env, capture_output=True, text=True, timeout=60)
+        assert probe.stdout.split() == [str(where / "grader" / "reference.py"), "None"], probe.stdout + probe.stderr
+        command = ["make", "--no-print-directory", "-o", "setup", "lab", f"VENV={sys.prefix}", f"PORT={port}",
+                   f"LAB_ARGS={lab_args}"]
+    log = folder.parent / "lab.log"
     with log.open("w") as out:
-        server = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+        server = subprocess.Popen(command, cwd=where, env=env, stdout=out, stderr=subprocess.STDOUT,
                                   stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         _wait_for_server(server, url, token, log)
