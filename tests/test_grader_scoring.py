@@ -8,7 +8,8 @@ some checks, an untouched stub) is graded under each policy of ``grader.toml``'s
 - a notebook's test cell, as nbgrader runs it: ``check(answer)`` then ``check(answer, hidden=True)``
   in one process with the instructor's environment (a raise is 0, a returned number is the partial
   credit, nothing is full marks);
-- real ``nbgrader autograde`` (its gradebook), with the policy exported by ``nbgrader_config.py``.
+- real ``nbgrader autograde`` (its gradebook), with the policy exported by ``nbgrader_config.py``;
+- ``grader export --gradebook``, the own results written into that gradebook, read back.
 
 Every route must give the same points per student and exercise; and the two policies must differ on
 this class (the wrong axis earns part of softmax's points per check, none all or nothing), so that a
@@ -196,10 +197,30 @@ def _roster(course: Path) -> Path:
 def routes(course, tmp_path_factory):
     found = {}
     for policy in POLICIES:
-        found[policy] = _own_grader(course, policy, tmp_path_factory.mktemp(policy))
+        own = tmp_path_factory.mktemp(policy)
+        found[policy] = _own_grader(course, policy, own)
         found[policy]["notebook test cells"] = _test_cells(course, policy)
         found[policy]["nbgrader autograde"] = _nbgrader(course, policy)
+        found[policy]["export --gradebook"] = _into_gradebook(course, own)
     return found
+
+
+def _into_gradebook(course: Path, own: Path) -> dict:
+    """`grader export --gradebook` over what nbgrader autograde just wrote, read back from it."""
+    from nbgrader.api import Gradebook
+
+    database = course / "gradebook.db"
+    proc = run_grader("export", "--out", own / "grades", "--format", "csv-wide", "--gradebook", database, cwd=own,
+                      GRADER_CONFIG=str(own / "grader.toml"))
+    assert proc.returncode == 0 and f"{len(STUDENTS) * len(NAMES)} grade(s) written" in proc.stdout, \
+        proc.stdout + proc.stderr
+    scores = {}
+    with Gradebook(f"sqlite:///{database}") as gradebook:
+        for student in STUDENTS:
+            for grade in gradebook.find_submission(NOTEBOOK, student).notebooks[0].grades:
+                if grade.name.startswith("check_"):
+                    scores[student, grade.name.removeprefix("check_")] = float(grade.score)
+    return scores
 
 
 @pytest.mark.parametrize("policy", POLICIES)
