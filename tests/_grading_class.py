@@ -3,6 +3,7 @@ to run ``python -m grader`` as an instructor would. Shared by the batch, export 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,9 +41,12 @@ def masked_softmax(scores, mask, axis=-1):
 
 
 def sleepy(source: str, seconds: float, tag: str) -> str:
-    """``source`` whose every exercise sleeps ``seconds`` when defined (a slow student): a module-level
-    assignment, which a .py answer file's extraction keeps with each exercise."""
-    return f"{source}\n\nimport time\n_slow = (time.sleep({seconds}), {tag!r})  # code, not a comment: answers stay distinct\n"
+    """``source`` whose every top-level function sleeps ``seconds`` when defined (a slow student), and
+    whose answers differ from every other student's by ``tag``: each definition is decorated with a
+    helper that sleeps, and a .py answer file's extraction keeps that helper with each exercise that
+    uses it (a module-level statement nobody uses is left out, and the cache would see equal answers)."""
+    helper = (f"import time\n\n\ndef _slowly(function):\n    time.sleep({seconds})  # {tag}\n    return function\n\n\n")
+    return helper + re.sub(r"^def ", "@_slowly\ndef ", source, flags=re.M)
 
 
 def write_class(folder: Path, students: dict[str, str]) -> Path:
