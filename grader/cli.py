@@ -58,6 +58,13 @@ def cmd_grade(args) -> int:
     except reference.ReferenceUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from .extract import SetupUnavailable, require_setups
+
+    try:
+        require_setups()  # answers run after the notebook's own setup cell: never after a guessed one
+    except SetupUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         shard = batch.parse_shard(args.shard) if args.shard else (1, 1)
     except ValueError as exc:

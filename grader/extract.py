@@ -2,8 +2,10 @@
 
 From a notebook: the answer cell of each exercise is the code cell whose nbgrader
 ``grade_id`` is the exercise name; cells the student added never run. The setup code
-is the instructor's own (the ``setup`` cell of the released notebook in ``notebooks/``),
-never the student's copy of it. From a ``.py`` file: each exercise's ``def``/``class``
+is the instructor's own (the ``setup`` cell of the released notebook: ``GRADER_NOTEBOOKS``'s
+folder, else ``notebooks/`` next to the package in the repository, else the copy a wheel built by
+``make hub-setup`` ships in ``setup_cells.json``), never the student's copy of it; where none of
+them has the notebook, grading stops with :class:`SetupUnavailable` (never a guessed setup). From a ``.py`` file: each exercise's ``def``/``class``
 plus the imports and helper definitions around it. Every problem is reported per
 exercise with what to do about it; nothing here raises on a bad submission.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +21,7 @@ from pathlib import Path
 from . import exercises as registry
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+SETUP_CELLS = Path(__file__).resolve().parent / "setup_cells.json"  # package data of a wheel built for a hub
 DEFAULT_SETUP = "import math\nimport numpy as np\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn\n"
 
 
@@ -31,22 +35,71 @@ class Extracted:
     notes: list[str] = field(default_factory=list)
 
 
+class SetupUnavailable(RuntimeError):
+    """The instructor's setup cell of a notebook is nowhere to be found: nothing may be graded (answers
+    would run after a guessed setup, and fail for names it lacks)."""
+
+
 def _python_only(source: str) -> str:
     """Drop IPython magics and shell escapes (``%matplotlib``, ``!pip``): not Python."""
     return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
 
 
-def instructor_setup(notebook: str) -> str:
-    path = NOTEBOOKS_DIR / f"{notebook}.ipynb"
+def _setup_of(path: Path) -> str | None:
+    """The setup cell of a notebook file (DEFAULT_SETUP when it has none); None when it cannot be read."""
     try:
-        cells = json.loads(path.read_text())["cells"]
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     except (OSError, ValueError, KeyError):
-        return DEFAULT_SETUP
+        return None
     for cell in cells:
         if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "setup":
             source = cell["source"]
             return _python_only("".join(source) if isinstance(source, list) else source)
     return DEFAULT_SETUP
+
+
+def setup_cells(notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, str]:
+    """Every exercise notebook's setup cell, read from ``notebooks_dir``: what ``setup_cells.json`` holds."""
+    notebooks = sorted({ex.notebook for ex in registry.EXERCISES.values()})
+    found = {nb: _setup_of(Path(notebooks_dir) / f"{nb}.ipynb") for nb in notebooks}
+    missing = [nb for nb, setup in found.items() if setup is None]
+    if missing:
+        raise SetupUnavailable(f"{notebooks_dir} lacks {', '.join(missing)} (build the notebooks first)")
+    return found
+
+
+def write_setup_cells(target: Path, notebooks_dir: Path = NOTEBOOKS_DIR) -> Path:
+    """Write ``setup_cells.json`` (into a copy of the package, before its wheel is built)."""
+    Path(target).write_text(json.dumps(setup_cells(notebooks_dir), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return Path(target)
+
+
+def instructor_setup(notebook: str) -> str:
+    """The instructor's setup cell of ``notebook``; :class:`SetupUnavailable`, naming the fix, where it is not found."""
+    configured = os.environ.get("GRADER_NOTEBOOKS")
+    places = [Path(configured)] if configured else [NOTEBOOKS_DIR]
+    for folder in places:
+        setup = _setup_of(folder / f"{notebook}.ipynb")
+        if setup is not None:
+            return setup
+    if not configured:
+        try:
+            shipped = json.loads(SETUP_CELLS.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            shipped = {}
+        if isinstance(shipped, dict) and isinstance(shipped.get(notebook), str):
+            return shipped[notebook]
+    looked = f"{places[0] / (notebook + '.ipynb')}" + ("" if configured else f" and {SETUP_CELLS}")
+    raise SetupUnavailable(
+        f"the instructor's setup cell of {notebook} is not here (looked at {looked}). Set GRADER_NOTEBOOKS to the "
+        "course's released notebooks/ folder, or install the grader from a wheel built by `make hub-setup` (it ships "
+        "the setup cells). Nothing was graded: answers run after the notebook's own setup, never a guessed one.")
+
+
+def require_setups() -> None:
+    """Raise :class:`SetupUnavailable` unless every exercise notebook's setup cell is found."""
+    for notebook in sorted({ex.notebook for ex in registry.EXERCISES.values()}):
+        instructor_setup(notebook)
 
 
 def _guess_notebooks(path: Path, names: set[str], many: bool = False) -> list[str]:

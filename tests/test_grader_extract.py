@@ -180,3 +180,73 @@ def test_python_answers_keep_decorators_and_split_shared_lines(tmp_path):
     namespace: dict = {}
     exec(answer, namespace)
     assert abs(namespace["softmax"](np.array([0.0, 0.0])).sum() - 1.0) < 1e-12
+
+
+def _hub_setup():
+    """deploy/jupyterhub/hub_setup.py (not a package: loaded by path)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "deploy" / "jupyterhub" / "hub_setup.py"
+    spec = importlib.util.spec_from_file_location("hub_setup", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_a_wheel_installed_outside_the_repository_grades_with_the_notebooks_setup_cells(tmp_path):
+    """The wheel `make hub-setup` builds ships the released notebooks' setup cells: installed in a fresh
+    environment outside the repository, `grade` runs each answer after the notebook's own setup (full
+    marks for the reference). The same environment without them (a plain wheel) refuses to grade and
+    names the fix, instead of guessing a setup; GRADER_NOTEBOOKS is that fix."""
+    import os
+    import subprocess
+    import sys
+    import sysconfig
+    from pathlib import Path
+
+    from grader.extract import instructor_setup
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _grading_class import REFERENCE, ROOT, SECRET, write_class
+
+    hub_setup = _hub_setup()
+    wheel = hub_setup.build_wheel(ROOT, tmp_path / "wheels")
+    env = tmp_path / "env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
+    py = env / "bin" / "python"
+    purelib = Path(subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                  check=True, capture_output=True, text=True).stdout.strip())
+    (purelib / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")  # numpy, torch: this environment's
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(purelib), str(wheel)],
+                   check=True, capture_output=True)
+    work = tmp_path / "work"  # nowhere near the repository
+    write_class(work / "class", {"alice": REFERENCE})
+    env_vars = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_") and k != "PYTHONPATH"}
+    env_vars.update(GRADER_SECRET=SECRET, GRADER_SOLUTIONS=str(ROOT / "solutions"))
+
+    def run(*args, **extra):
+        return subprocess.run([py, *args], cwd=work, env={**env_vars, **extra}, capture_output=True, text=True, timeout=600)
+
+    where = run("-c", "import grader, json, sys; from grader.extract import instructor_setup as s; "
+                      "print(json.dumps([grader.__file__, s('03_softmax'), s('09_stacking_encoder')]))")
+    assert where.returncode == 0, where.stderr
+    package, setup_03, setup_09 = json.loads(where.stdout)
+    assert str(purelib) in package and str(ROOT) not in package
+    assert (setup_03, setup_09) == (instructor_setup("03_softmax"), instructor_setup("09_stacking_encoder"))
+
+    graded = run("-m", "grader", "grade", "class", "--out", "grades", "--no-isolation", "-j", "1")
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    (result,) = [json.loads(p.read_text()) for p in (work / "grades").glob("*.json") if "alice" in p.name]
+    assert result["points"] > 0 and result["earned"] == result["points"], result
+
+    (purelib / "grader" / "setup_cells.json").unlink()  # what a wheel built without them installs
+    refused = run("-m", "grader", "grade", "class", "--out", "grades2", "--no-isolation", "-j", "1")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "setup cell of 01_word_embeddings is not here" in refused.stderr and "GRADER_NOTEBOOKS" in refused.stderr
+    assert not (work / "grades2").exists() or not list((work / "grades2").glob("*.json"))
+    configured = run("-m", "grader", "grade", "class", "--out", "grades3", "--no-isolation", "-j", "1",
+                     GRADER_NOTEBOOKS=str(ROOT / "notebooks"))
+    assert configured.returncode == 0, configured.stdout + configured.stderr
