@@ -29,7 +29,7 @@ LAB_EXTENSIONS ?= --ServerApp.jpserver_extensions nbgrader.server_extensions.for
 LAB_CONFIG ?= $(CURDIR)/jupyter/student
 endif
 
-.PHONY: setup lab test notebooks bench release clean
+.PHONY: setup lab test notebooks bench release clean hub-setup hub
 
 setup: $(STAMP) $(MODEL_STAMP)
 
@@ -47,7 +47,7 @@ $(MODEL_STAMP): $(STAMP) course/pretrained.py
 	$(PY) -m course.pretrained --fetch
 	touch $(MODEL_STAMP)
 
-$(TEST_STAMP): $(STAMP) requirements-test.txt
+$(TEST_STAMP): $(STAMP) requirements-test.txt requirements-hub.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $(TEST_STAMP)
 
@@ -77,6 +77,32 @@ bench: setup
 # Classroom workflow), without solutions/, the bug zoo or the secret; audited after every build.
 release: setup
 	$(PY) -m grader bundle --out dist/student --force
+
+# A class on JupyterHub (README, deploy/jupyterhub/), as root: `sudo make hub-setup HUB_INSTRUCTOR=alice
+# HUB_STUDENTS="bob carol"` builds the shared environment and the class's settings in HUB_PREFIX (after
+# `make notebooks`), `sudo make hub` starts the hub on HUB_PORT (127.0.0.1 unless HUB_IP says otherwise).
+HUB_PREFIX     ?= /opt/transformer-course
+HUB_INSTRUCTOR ?= $(SUDO_USER)
+HUB_STUDENTS   ?=
+HUB_PORT       ?= 8000
+HUB_IP         ?= 127.0.0.1
+HUB_EXCHANGE   ?= /srv/nbgrader/exchange
+HUB_PYTHON     ?= /usr/bin/python3
+HUB_SETUP_ARGS ?=
+HUB_STAMP := $(VENV)/.installed-hub
+
+$(HUB_STAMP): $(STAMP) requirements-hub.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-hub.txt
+	touch $(HUB_STAMP)
+
+hub-setup: setup $(HUB_STAMP)
+	$(PY) deploy/jupyterhub/hub_setup.py --prefix "$(HUB_PREFIX)" --instructor "$(HUB_INSTRUCTOR)" \
+		--students "$(HUB_STUDENTS)" --port $(HUB_PORT) --ip $(HUB_IP) --exchange "$(HUB_EXCHANGE)" \
+		--python "$(HUB_PYTHON)" $(HUB_SETUP_ARGS)
+
+hub: $(HUB_STAMP)
+	cd "$(HUB_PREFIX)/state" && HUB_PREFIX="$(HUB_PREFIX)" PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
+		$(CURDIR)/$(VENV)/bin/jupyterhub -f $(CURDIR)/deploy/jupyterhub/jupyterhub_config.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

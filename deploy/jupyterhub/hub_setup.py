@@ -99,6 +99,17 @@ def make_env(prefix: Path, python: str, wheel: Path, site_packages: Path | None)
         if version not in str(site_packages):
             fail(f"--site-packages {site_packages} is not for {version}, the shared environment's Python")
         shared.write_text(f"{Path(site_packages).resolve()}\n")
+        # the reused packages' commands (nbgrader, alembic, jupyter...), run by this environment's Python
+        run(py, "-c", CONSOLE_SCRIPTS)
+        # and their Jupyter data and settings (JupyterLab's pages, nbgrader's extensions, which server extensions load)
+        source = Path(site_packages).resolve().parents[2]
+        (env / "share").mkdir(exist_ok=True)
+        if not (env / "share" / "jupyter").exists():
+            (env / "share" / "jupyter").symlink_to(source / "share" / "jupyter")
+        confd = env / "etc" / "jupyter" / "jupyter_server_config.d"
+        confd.mkdir(parents=True, exist_ok=True)
+        for conf in (source / "etc" / "jupyter" / "jupyter_server_config.d").glob("*.json"):
+            shutil.copy(conf, confd / conf.name)
     else:
         shared.unlink(missing_ok=True)
         run(py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
@@ -114,13 +125,27 @@ def make_env(prefix: Path, python: str, wheel: Path, site_packages: Path | None)
     return env
 
 
+CONSOLE_SCRIPTS = """
+import importlib.metadata, os, sys
+from pathlib import Path
+bin = Path(sys.executable).parent
+for ep in importlib.metadata.entry_points(group="console_scripts"):
+    script = bin / ep.name
+    if not script.exists() and ep.attr:
+        head = ep.attr.split(".")[0]
+        script.write_text(f"#!{sys.executable}\\nimport sys\\nfrom {ep.module} import {head}\\nsys.exit({ep.attr}())\\n")
+        script.chmod(0o755)
+"""
+
+
 def write_json(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
 
 
-def write_jupyter_config(prefix: Path, env: Path, exchange: Path) -> Path:
+def write_jupyter_config(prefix: Path, env: Path, exchange: Path, course: Path) -> Path:
     etc = env / "etc" / "jupyter"
+    etc.mkdir(parents=True, exist_ok=True)
     (etc / "nbgrader_config.py").write_text(
         "# The class's nbgrader settings, every user's (written by deploy/jupyterhub/hub_setup.py).\n"
         "import os\n\nc = get_config()  # noqa: F821\n"
@@ -138,6 +163,11 @@ def write_jupyter_config(prefix: Path, env: Path, exchange: Path) -> Path:
                {"ServerApp": {"jpserver_extensions": {name: True for name in INSTRUCTOR_SERVER_EXTENSIONS}}})
     write_json(instructor / "labconfig" / "page_config.json",
                {"disabledExtensions": {name: False for name in INSTRUCTOR_PLUGINS}})
+    # nbgrader reads nbgrader_config.py from the config path and the working directory, and the formgrader's
+    # is the home the spawner starts in: the course's own config (course folder, secret, scoring), from here.
+    (instructor / "nbgrader_config.py").write_text(
+        "# The instructors' nbgrader settings: the course repository's (written by deploy/jupyterhub/hub_setup.py).\n"
+        f"load_subconfig({str(course / 'nbgrader_config.py')!r})  # noqa: F821\n")
     run("chmod", "-R", "a+rX", etc, instructor)
     return instructor
 
@@ -205,7 +235,7 @@ def main(argv=None) -> int:
     os.chmod(prefix, 0o755)
     wheel = build_wheel(REPO, prefix / "wheels")
     env = make_env(prefix, args.python, wheel, args.site_packages)
-    instructor_config = write_jupyter_config(prefix, env, args.exchange)
+    instructor_config = write_jupyter_config(prefix, env, args.exchange, course)
     args.exchange.mkdir(parents=True, exist_ok=True)
     os.chmod(args.exchange, 0o777)  # nbgrader: every user writes the exchange (it guards inbound/ itself)
     make_private(course, instructor, users)
