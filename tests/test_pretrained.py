@@ -201,6 +201,28 @@ def test_a_missing_model_says_which_command_fetches_it(tmp_path, monkeypatch):
     assert find_wheel() == tmp_path / pretrained.WHEEL_NAME
 
 
+def test_template_sentences_are_the_corpus_sentences_with_their_template():
+    from course.data import FIRE, SPORT, TEMPLATES
+
+    sentences = pretrained.template_sentences(per_template=3, seed=0)
+    n_templates = len(TEMPLATES[FIRE]) + len(TEMPLATES[SPORT])
+    assert n_templates == 21 and len(sentences) == 3 * n_templates
+    assert sorted({s.template for s in sentences}) == list(range(n_templates))
+    assert all(sum(s.template == t for s in sentences) == 3 for t in range(n_templates))
+    assert len({s.words for s in sentences}) == len(sentences)  # distinct sentences
+    assert pretrained.template_sentences(per_template=3, seed=0) == sentences
+    assert pretrained.template_sentences(per_template=3, seed=1) != sentences
+    other_sense_slots = {FIRE: ("{sport}", "{sport_person}", "{crowd}"), SPORT: ("{lit_v}", "{smoke}", "fire")}
+    for s in sentences:
+        label, index = (FIRE, s.template) if s.template < len(TEMPLATES[FIRE]) else (SPORT, s.template - len(TEMPLATES[FIRE]))
+        assert s.label == label and "match" in s.words
+        # a distractor template is one that puts words of the other sense in the sentence
+        assert s.distractor == any(slot in TEMPLATES[label][index] for slot in other_sense_slots[label])
+        assert pretrained.TemplateSentence.of(" ".join(s.words)) == s
+    with pytest.raises(KeyError, match="no template"):
+        pretrained.TemplateSentence.of("the match is not in the corpus .")
+
+
 def test_the_command_line_checks_the_installed_wheel(capsys):
     assert pretrained.main([]) == 0
     assert "83.3 MB, sha256 as pinned" in capsys.readouterr().out
