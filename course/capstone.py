@@ -9,7 +9,12 @@ scores (fire, sport) with one linear layer:
 ``train_match_model()`` builds it (``given.TransformerEncoder`` unless you pass your own encoder
 class), trains it on ``course.data.match_corpus()`` with AdamW and a progress bar, and returns
 the model and its ``History``. The training step is the one notebook 10 asks you to write
-(zero the gradients, loss, backward, optimizer step), plus the bookkeeping for the curves.
+(zero the gradients, loss, backward, optimizer step), plus the bookkeeping for the curves; ``fit``
+can also watch a validation split, warm the learning rate up and decay it, and clip gradients.
+
+``train_on`` trains on any ``{"train", "val", "test"}`` splits (the tasks of ``course.data``), with or
+without positions; ``bag_of_words_accuracy`` and ``neighbour_accuracy`` are the baselines it is
+compared with in notebook 10.
 """
 from __future__ import annotations
 
@@ -82,8 +87,12 @@ class History:
 
     step, loss, train_accuracy: one entry per optimisation step (the batch's loss and accuracy,
     measured before that step's update). eval_step, test_loss, test_accuracy: the whole test
-    split, every ``eval_every`` steps and after the last one. seconds, cpu_seconds: the wall
-    time and the CPU time of this process (all threads) spent in ``fit``.
+    split, every ``eval_every`` steps and after the last one. When ``fit`` is given a validation
+    split, the curves are measured on it instead (val_loss, val_accuracy at every eval_step) and
+    the test split once, after the last step (test_loss and test_accuracy then hold one value).
+    lr: the learning rate of each step; grad_norm: the gradient's norm before clipping, per step
+    (only when ``fit`` clips). seconds, cpu_seconds: the wall time and the CPU time of this
+    process (all threads) spent in ``fit``.
     """
 
     step: list[int] = field(default_factory=list)
@@ -92,6 +101,10 @@ class History:
     eval_step: list[int] = field(default_factory=list)
     test_loss: list[float] = field(default_factory=list)
     test_accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    grad_norm: list[float] = field(default_factory=list)
     seconds: float = 0.0
     cpu_seconds: float = 0.0
     device: str = "cpu"
@@ -136,7 +149,8 @@ def fit(model: nn.Module, train: Sequence[MatchExample], test: Sequence[MatchExa
         vocab: dict[str, int], epochs: int = TRAINING["epochs"], batch_size: int = TRAINING["batch_size"],
         lr: float = TRAINING["lr"], weight_decay: float = TRAINING["weight_decay"], seed: int = 0,
         eval_every: int = 8, autocast_dtype: torch.dtype | None = None, progress: bool = True,
-        threads: int | None = 1) -> History:
+        threads: int | None = 1, *, val: Sequence[MatchExample] | None = None, warmup_steps: int = 0,
+        schedule: str = "constant", min_lr: float = 0.0, clip_grad_norm: float | None = None) -> History:
     """Train ``model`` in place with AdamW and cross-entropy, on the device it is on; return its ``History``.
 
     Each epoch visits the training examples in a new order (``batchify`` shuffled with seed
@@ -146,11 +160,40 @@ def fit(model: nn.Module, train: Sequence[MatchExample], test: Sequence[MatchExa
     uses ``threads`` threads (restored after; None keeps PyTorch's setting): this model's
     tensors are too small to gain from more, and on a busy machine extra threads wait for each
     other (measured: 20 times slower with 2 threads on 2 shared cores).
+
+    The habits of nanoGPT's ``train.py``, all off by default: ``val``, a validation split measured
+    every ``eval_every`` steps (the test split is then measured once, at the end: decisions are
+    taken on the validation split, never on the test split); ``warmup_steps`` and ``schedule``,
+    the learning rate of each step (``learning_rate``: a linear warm-up, then constant or a cosine
+    decay down to ``min_lr``); ``clip_grad_norm``, the largest norm the gradient of all parameters
+    together may have (``torch.nn.utils.clip_grad_norm_``).
     """
     device = _device_of(model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    total_steps = epochs * math.ceil(len(train) / batch_size)
+    rates = [learning_rate(step, total_steps, lr, warmup_steps, schedule, min_lr) for step in range(total_steps)]
     with cpu_threads(threads, device):
         return _train(model, train, test, vocab, epochs, batch_size, seed, eval_every, autocast_dtype, progress,
-                      torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay))
+                      optimizer, val=val, rates=rates, clip_grad_norm=clip_grad_norm)
+
+
+def learning_rate(step: int, total_steps: int, lr: float, warmup_steps: int = 0, schedule: str = "constant",
+                  min_lr: float = 0.0) -> float:
+    """The learning rate of step ``step`` (0, 1, ..., total_steps - 1), as nanoGPT's ``get_lr``.
+
+    A linear warm-up from ``lr / warmup_steps`` to ``lr`` over the first ``warmup_steps`` steps
+    (Adam's running averages are poor estimates at first: big steps there can throw a post-LN
+    model off), then ``lr`` (``schedule="constant"``) or a half cosine from ``lr`` down to
+    ``min_lr`` at the last step (``schedule="cosine"``: small steps at the end settle the weights).
+    """
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
+    if step < warmup_steps:
+        return lr * (step + 1) / warmup_steps
+    if schedule == "constant":
+        return lr
+    progress = (step - warmup_steps) / max(1, total_steps - 1 - warmup_steps)  # 0 -> 1
+    return min_lr + 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0))) * (lr - min_lr)
 
 
 @contextlib.contextmanager
@@ -167,8 +210,9 @@ def cpu_threads(n: int | None, device: torch.device | str = "cpu"):
 
 
 def _step(model: nn.Module, inputs: list[torch.Tensor], labels: torch.Tensor, optimizer: torch.optim.Optimizer,
-          autocast_dtype: torch.dtype | None) -> tuple[float, float]:
-    """One optimisation step (notebook 10's ``train_step``): ``(loss, accuracy)`` of the batch before the update."""
+          autocast_dtype: torch.dtype | None, clip_grad_norm: float | None = None) -> tuple[float, float, float]:
+    """One optimisation step (notebook 10's ``train_step``): ``(loss, accuracy)`` of the batch before the
+    update, and the gradient's norm before clipping (NaN when ``clip_grad_norm`` is None: not computed)."""
     device = _device_of(model)
     inputs, labels = [t.to(device) for t in inputs], labels.to(device)
     model.train()
@@ -177,36 +221,54 @@ def _step(model: nn.Module, inputs: list[torch.Tensor], labels: torch.Tensor, op
         logits = model(*inputs)  # (B, 2)
     loss = F.cross_entropy(logits.float(), labels)  # in float32 even under autocast
     loss.backward()
+    norm = math.nan
+    if clip_grad_norm is not None:  # rescale all gradients together so that their norm is at most clip_grad_norm
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm).item()
     optimizer.step()
-    return loss.item(), (logits.argmax(dim=-1) == labels).float().mean().item()
+    return loss.item(), (logits.argmax(dim=-1) == labels).float().mean().item(), norm
 
 
 def _train(model: nn.Module, train: Sequence[MatchExample], test: Sequence[MatchExample], vocab: dict[str, int],
            epochs: int, batch_size: int, seed: int, eval_every: int, autocast_dtype: torch.dtype | None,
-           progress: bool, optimizer: torch.optim.Optimizer) -> History:
-    """``fit``'s loop: one step per batch, the whole test split every ``eval_every`` steps."""
+           progress: bool, optimizer: torch.optim.Optimizer, val: Sequence[MatchExample] | None = None,
+           rates: Sequence[float] | None = None, clip_grad_norm: float | None = None) -> History:
+    """``fit``'s loop: one step per batch; every ``eval_every`` steps the validation split (the test split
+    when there is none)."""
     device = _device_of(model)
     steps_per_epoch = math.ceil(len(train) / batch_size)
+    total_steps = epochs * steps_per_epoch
     encoder_class = type(getattr(model, "encoder", model))
     history = History(device=str(device), encoder=f"{encoder_class.__module__}.{encoder_class.__qualname__}")
+    watched = test if val is None else val
     start_wall, start_cpu = time.perf_counter(), time.process_time()
-    bar = tqdm(total=epochs * steps_per_epoch, desc="training", unit="step", disable=not progress)
+    bar = tqdm(total=total_steps, desc="training", unit="step", disable=not progress)
     step = 0
     for epoch in range(epochs):
         for *inputs, labels in batchify(train, vocab, batch_size, shuffle=True, seed=seed * 1000 + epoch):
-            loss, accuracy = _step(model, inputs, labels, optimizer, autocast_dtype)
+            if rates is not None:
+                for group in optimizer.param_groups:
+                    group["lr"] = rates[step]
+            history.lr.append(optimizer.param_groups[0]["lr"])
+            loss, accuracy, norm = _step(model, inputs, labels, optimizer, autocast_dtype, clip_grad_norm)
             step += 1
             history.step.append(step)
             history.loss.append(loss)
             history.train_accuracy.append(accuracy)
-            if step % eval_every == 0 or step == epochs * steps_per_epoch:
-                test_loss, test_accuracy = evaluate_split(model, test, vocab, autocast_dtype=autocast_dtype)
+            if clip_grad_norm is not None:
+                history.grad_norm.append(norm)
+            if step % eval_every == 0 or step == total_steps:
+                watched_loss, watched_accuracy = evaluate_split(model, watched, vocab, autocast_dtype=autocast_dtype)
                 history.eval_step.append(step)
-                history.test_loss.append(test_loss)
-                history.test_accuracy.append(test_accuracy)
-                bar.set_postfix(loss=f"{loss:.3f}", test_accuracy=f"{test_accuracy:.3f}")
+                (history.test_loss if val is None else history.val_loss).append(watched_loss)
+                (history.test_accuracy if val is None else history.val_accuracy).append(watched_accuracy)
+                bar.set_postfix({"loss": f"{loss:.3f}", ("test" if val is None else "val") + "_accuracy":
+                                 f"{watched_accuracy:.3f}"})
             bar.update()
     bar.close()
+    if val is not None:  # the test split, once, at the end
+        test_loss, test_accuracy = evaluate_split(model, test, vocab, autocast_dtype=autocast_dtype)
+        history.test_loss.append(test_loss)
+        history.test_accuracy.append(test_accuracy)
     model.eval()
     history.seconds = time.perf_counter() - start_wall
     history.cpu_seconds = time.process_time() - start_cpu
@@ -347,3 +409,81 @@ def probe_data(model: MatchClassifier, examples: Sequence[MatchExample], vocab: 
         pos_labels=torch.tensor([tag for ex in examples for tag in pos_tags(ex.words)]),
         pos_words=[word for ex in examples for word in ex.words],
     )
+
+
+# ---------------------------------------------------------------- baselines and controlled runs (notebook 10)
+
+def bag_of_words_accuracy(train: Sequence[MatchExample], test: Sequence[MatchExample], vocab: dict[str, int],
+                          ignore: Sequence[str] = ("match",), l2: float = 1e-3, steps: int = 100) -> float:
+    """Test accuracy of a logistic regression on word counts: word order ignored, ``ignore`` left out.
+
+    Fitted on ``train`` by full-batch L-BFGS (``steps`` iterations, an L2 penalty ``l2`` on the weights);
+    a tie (logit exactly 0) counts as fire. The baseline a task must beat to show that order matters.
+    """
+    def counts(examples):
+        rows = torch.zeros(len(examples), len(vocab), dtype=torch.float64)
+        for i, ex in enumerate(examples):
+            for word in ex.words:
+                if word not in ignore:
+                    rows[i, vocab.get(word, vocab["<unk>"])] += 1
+        return rows, torch.tensor([float(ex.label) for ex in examples], dtype=torch.float64)
+
+    x, y = counts(train)
+    weights = torch.zeros(len(vocab), dtype=torch.float64, requires_grad=True)
+    bias = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([weights, bias], max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(x @ weights + bias, y) + l2 * weights.square().sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    x_test, y_test = counts(test)
+    with torch.no_grad():
+        predictions = (x_test @ weights + bias > 0).double()
+    return (predictions == y_test).double().mean().item()
+
+
+def neighbour_accuracy(train: Sequence[MatchExample], test: Sequence[MatchExample]) -> float:
+    """Test accuracy of a look-up on the two neighbours of "match": the majority label of the training
+    sentences with the same (word before, word after) pair; for a pair training never saw, the
+    majority label of all training sentences (a tie: fire)."""
+    from collections import Counter, defaultdict
+
+    def neighbours(ex):
+        before = ex.words[ex.match_index - 1] if ex.match_index > 0 else "<start>"
+        after = ex.words[ex.match_index + 1] if ex.match_index + 1 < len(ex.words) else "<end>"
+        return before, after
+
+    votes: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for ex in train:
+        votes[neighbours(ex)][ex.label] += 1
+    overall = Counter(ex.label for ex in train)
+
+    def majority(counter):
+        return int(counter[1] > counter[0])
+
+    correct = sum(majority(votes.get(neighbours(ex), overall)) == ex.label for ex in test)
+    return correct / len(test)
+
+
+def train_on(splits: dict[str, Sequence[MatchExample]], seed: int = 0, positions: bool = True,
+             encoder_class: type[nn.Module] | None = None, test: str = "test", progress: bool = False,
+             **settings) -> tuple[MatchClassifier, History]:
+    """Build a ``MatchClassifier`` and train it on ``splits["train"]``: ``(model, history)``.
+
+    The validation split ``splits["val"]`` is watched during training when there is one (and not empty), and
+    ``splits[test]`` is measured at the end. ``settings`` may override any size (d_model, n_heads,
+    d_ff, n_layers) or any argument of ``fit``. ``positions=False`` replaces the positional encoding by
+    the identity: the encoder then sees a bag of words (attention treats all positions alike).
+    """
+    sizes = {key: settings.pop(key) for key in list(settings) if key in SIZES}
+    vocab = load_vocab()
+    model = build_model(encoder_class, seed=seed, vocab_size=len(vocab), **sizes)
+    if not positions:
+        model.encoder.pos_encoding = nn.Identity()
+    history = fit(model, splits["train"], splits[test], vocab, seed=seed, val=splits.get("val") or None,
+                  progress=progress, **settings)
+    return model, history

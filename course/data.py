@@ -13,6 +13,10 @@ Nothing here is downloaded or learned from text. Every number is hand-designed:
   (0 = fire, as in "strike the match", 1 = sport, as in "the tennis match").
 - ``pos_tags``: the part of speech of every word of the corpus (``POS_TAGS``, 8 coarse classes),
   the syntactic label that notebook 11 probes for.
+- Three harder tasks for notebook 10, each built so that one piece of the Transformer is needed:
+  ``template_split`` (whole templates held out: generalisation), ``word_order_corpus`` (minimal
+  pairs, the same words in another order: positions) and ``two_hop_corpus`` (the sense of a second
+  "match" is found through the first one: two rounds of attention). All are seeded.
 """
 from __future__ import annotations
 
@@ -277,6 +281,179 @@ def match_corpus(n_train: int = 2000, n_test: int = 500, seed: int = 0,
         splits["test"] += [_example(w, label) for w in drawn[n_tr:]]
     for name in splits:
         splits[name] = [splits[name][i] for i in rng.permutation(len(splits[name]))]
+    return splits
+
+
+def template_of(words: Sequence[str], max_len: int = 16) -> tuple[int, int]:
+    """``(label, template index)`` of a sentence of ``match_corpus``: the template of
+    ``TEMPLATES[label]`` that makes it (the first one, as the generator keeps it).
+
+    Raises KeyError for a sentence that no template makes.
+    """
+    index = _template_index(max_len)
+    return index[tuple(words)]
+
+
+@functools.lru_cache(maxsize=8)
+def _template_index(max_len: int) -> dict[tuple[str, ...], tuple[int, int]]:
+    return {words: (label, t) for label, pools in _sentence_pools(max_len).items()
+            for t, pool in enumerate(pools) for words in pool}
+
+
+def held_out_templates(seed: int = 0, per_sense: int = 2) -> dict[int, tuple[int, ...]]:
+    """``{label: template indices}``: ``per_sense`` templates of each sense, chosen by ``seed``, that
+    ``template_split`` keeps out of training."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for label in (FIRE, SPORT):
+        if not 0 < per_sense < len(TEMPLATES[label]):
+            raise ValueError(f"per_sense must be between 1 and {len(TEMPLATES[label]) - 1}, got {per_sense}")
+        out[label] = tuple(sorted(int(t) for t in rng.choice(len(TEMPLATES[label]), per_sense, replace=False)))
+    return out
+
+
+def template_split(n_train: int = 1600, n_val: int = 200, n_test: int = 200, n_held_out: int = 200,
+                   seed: int = 0, per_sense: int = 2, max_len: int = 16) -> dict[str, list[MatchExample]]:
+    """The "match" task with whole templates held out: does the model generalise beyond its templates?
+
+    ``held_out_templates(seed, per_sense)`` picks ``per_sense`` templates of each sense. Returns
+    ``{"train", "val", "test", "held_out"}``: the first three drawn from the other templates (as
+    ``match_corpus`` draws, round robin over templates, no sentence twice), ``"held_out"`` only from
+    the held-out ones, which never occur in training. Each split is half fire, half sport
+    (the odd one out is sport), shuffled. Same ``seed`` -> identical output.
+    """
+    sizes = {"train": n_train, "val": n_val, "test": n_test}
+    if min(*sizes.values(), n_held_out) < 0:
+        raise ValueError(f"split sizes must be >= 0, got {sizes} and n_held_out={n_held_out}")
+    pools = _sentence_pools(max_len)
+    held = held_out_templates(seed, per_sense)
+    rng = np.random.default_rng(seed + 1)
+    splits: dict[str, list[MatchExample]] = {name: [] for name in (*sizes, "held_out")}
+    for label in (FIRE, SPORT):
+        half = {name: n // 2 if label == FIRE else n - n // 2 for name, n in sizes.items()}
+        n_out = n_held_out // 2 if label == FIRE else n_held_out - n_held_out // 2
+        seen = [pool for t, pool in enumerate(pools[label]) if t not in held[label]]
+        unseen = [pool for t, pool in enumerate(pools[label]) if t in held[label]]
+        for want, group, what in ((sum(half.values()), seen, "training"), (n_out, unseen, "held-out")):
+            if want > sum(map(len, group)):
+                raise ValueError(f"template_split needs {want} {SENSES[label]}-sense sentences from its {what} "
+                                 f"templates, which give only {sum(map(len, group))}; ask for fewer")
+        drawn = _draw(seen, sum(half.values()), rng)
+        drawn = [drawn[i] for i in rng.permutation(len(drawn))]
+        start = 0
+        for name, n in half.items():
+            splits[name] += [_example(w, label) for w in drawn[start:start + n]]
+            start += n
+        splits["held_out"] += [_example(w, label) for w in _draw(unseen, n_out, rng)]
+    for name in splits:
+        splits[name] = [splits[name][i] for i in rng.permutation(len(splits[name]))]
+    return splits
+
+
+# ---------------------------------------------------------------- minimal pairs: only word order decides
+
+# Each pair: the same words, in another order, with "match" in the other sense. "they lit the candle
+# before the match" (the match is a game: sport) and "they lit the match before the candle" (fire).
+# The two sentences have the same bag of words, so a model that ignores word order scores exactly
+# one half on the pairs: whatever it says of one sentence, it says of the other.
+PAIR_TEMPLATES: tuple[tuple[str, str], ...] = (  # (fire sense, sport sense)
+    ("{who} {light_v} the match {around} the {fire_thing} {when_end} .",
+     "{who} {light_v} the {fire_thing} {around} the match {when_end} ."),
+    ("{around} the {fire_thing} , {who} {light_v} the match {when_end} .",
+     "{around} the match , {who} {light_v} the {fire_thing} {when_end} ."),
+)
+PAIR_SLOTS: dict[str, tuple[str, ...]] = {
+    "who": SLOTS["who"], "fire_thing": SLOTS["fire_thing"], "when_end": SLOTS["when_end"],
+    "light_v": ("lit", "tried to light", "wanted to light"),
+    "around": ("before", "after"),
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _all_pairs() -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+    pairs = []
+    for fire, sport in PAIR_TEMPLATES:
+        names = [p[1:-1] for p in fire.split() if p.startswith("{")]
+        for fillers in itertools.product(*(PAIR_SLOTS[name] for name in names)):
+            values = dict(zip(names, fillers))
+            pairs.append(tuple(tuple(t.format(**values).split()) for t in (fire, sport)))
+    return tuple(pairs)
+
+
+def word_order_pairs(seed: int = 0) -> list[tuple[MatchExample, MatchExample]]:
+    """Every minimal pair ``(fire example, sport example)`` of ``PAIR_TEMPLATES``, in an order shuffled by ``seed``."""
+    pairs = _all_pairs()
+    order = np.random.default_rng(seed).permutation(len(pairs))
+    return [(_example(pairs[i][0], FIRE), _example(pairs[i][1], SPORT)) for i in order]
+
+
+def word_order_corpus(n_train: int = 1000, n_val: int = 200, n_test: int = 400,
+                      seed: int = 0) -> dict[str, list[MatchExample]]:
+    """The minimal-pair task: ``{"train", "val", "test"}``, each made of whole pairs (both sentences
+    of a pair in the same split, so each split is half fire, half sport, and has the same bag of
+    words in each sense), shuffled. Sizes count sentences and must be even. Same ``seed`` ->
+    identical output."""
+    return _split_pairs(word_order_pairs(seed), {"train": n_train, "val": n_val, "test": n_test}, seed,
+                        "word_order_corpus")
+
+
+# ---------------------------------------------------------------- two hops: "the match" refers back
+
+# A minimal pair of PAIR_TEMPLATES, then a second clause that mentions "the match" again in words
+# that fit both senses. The model reads the SECOND "match": its own neighbours are the same in both
+# sentences of a pair, so its sense is found only by going to the first "match" (hop 1) and reading
+# the order of the words around that one (hop 2).
+SECOND_MENTIONS: tuple[str, ...] = (
+    ", and the match was long .",
+    ", and the match was over .",
+    ", and {who} watched the match .",
+    ", and {who} needed the match .",
+    ", and {around} the {fire_thing} , the match was over .",
+    ", and {around} the {fire_thing} , {who} watched the match .",
+)
+
+
+def two_hop_pairs(seed: int = 0) -> list[tuple[MatchExample, MatchExample]]:
+    """Minimal pairs ``(fire example, sport example)`` whose ``match_index`` is the SECOND "match".
+
+    Each pair of ``word_order_pairs(seed)`` loses its final "." and gets one of ``SECOND_MENTIONS``
+    (the same for both sentences, its slots filled at random), so both sentences still have the
+    same bag of words, and the second "match" has the same neighbours in both.
+    """
+    rng = np.random.default_rng(seed + 2)
+    out = []
+    for fire, sport in word_order_pairs(seed):
+        mention = SECOND_MENTIONS[rng.integers(len(SECOND_MENTIONS))].format(
+            **{name: PAIR_SLOTS[name][rng.integers(len(PAIR_SLOTS[name]))] for name in ("who", "around", "fire_thing")})
+        pair = []
+        for ex in (fire, sport):
+            words = ex.words[:-1] + tuple(mention.split())
+            pair.append(MatchExample(words=words, match_index=len(words) - 1 - words[::-1].index("match"),
+                                     label=ex.label))
+        out.append((pair[0], pair[1]))
+    return out
+
+
+def two_hop_corpus(n_train: int = 1000, n_val: int = 200, n_test: int = 400,
+                   seed: int = 0) -> dict[str, list[MatchExample]]:
+    """The two-hop task: ``{"train", "val", "test"}`` of whole ``two_hop_pairs(seed)`` (sizes count
+    sentences and must be even), shuffled. Same ``seed`` -> identical output."""
+    return _split_pairs(two_hop_pairs(seed), {"train": n_train, "val": n_val, "test": n_test}, seed,
+                        "two_hop_corpus")
+
+
+def _split_pairs(pairs: Sequence[tuple[MatchExample, MatchExample]], sizes: dict[str, int], seed: int,
+                 who: str) -> dict[str, list[MatchExample]]:
+    if any(n < 0 or n % 2 for n in sizes.values()):
+        raise ValueError(f"split sizes must be even and >= 0 (whole pairs), got {sizes}")
+    if sum(sizes.values()) // 2 > len(pairs):
+        raise ValueError(f"{who}: {sum(sizes.values()) // 2} pairs asked for, {len(pairs)} exist")
+    rng = np.random.default_rng(seed + 1)
+    splits, start = {}, 0
+    for name, n in sizes.items():
+        chosen = [ex for pair in pairs[start:start + n // 2] for ex in pair]
+        splits[name] = [chosen[i] for i in rng.permutation(len(chosen))]
+        start += n // 2
     return splits
 
 

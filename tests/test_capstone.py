@@ -256,3 +256,95 @@ def test_pos_tags_covers_every_template_sentence_and_refuses_unknown_words():
     assert seen == set(range(len(POS_TAGS)))
     with pytest.raises(KeyError, match="zebra"):
         pos_tags(["the", "zebra"])
+
+
+# ---------------------------------------------------------------- the training loop's habits (notebook 10, section 6)
+
+def test_learning_rate_warms_up_then_decays_along_a_cosine():
+    rates = [capstone.learning_rate(step, 100, 1.0, warmup_steps=10, schedule="cosine", min_lr=0.1) for step in range(100)]
+    assert rates[:3] == pytest.approx([0.1, 0.2, 0.3]) and rates[9] == pytest.approx(1.0)
+    assert rates[10] == pytest.approx(1.0) and rates[-1] == pytest.approx(0.1)
+    assert rates[55] == pytest.approx(0.55, abs=0.02)  # halfway through the decay: the middle of the range
+    assert all(a >= b for a, b in zip(rates[9:], rates[10:])), "non-increasing after the warm-up"
+    assert [capstone.learning_rate(s, 5, 0.3) for s in range(5)] == [0.3] * 5
+    with pytest.raises(ValueError):
+        capstone.learning_rate(0, 10, 1.0, schedule="linear")
+
+
+def test_fit_with_a_validation_split_measures_the_test_split_once(corpus):
+    model = capstone.build_model(seed=0)
+    val = corpus["test"][:100]
+    history = capstone.fit(model, corpus["train"][:640], corpus["test"][100:300], VOCAB, epochs=1, progress=False,
+                           val=val, warmup_steps=3, schedule="cosine", min_lr=3e-4, clip_grad_norm=0.5, eval_every=4)
+    assert history.eval_step == [4, 8, 10] and len(history.val_accuracy) == len(history.val_loss) == 3
+    assert len(history.test_accuracy) == 1
+    assert history.final_test_accuracy == capstone.evaluate_split(model, corpus["test"][100:300], VOCAB)[1]
+    assert history.val_accuracy[-1] == capstone.evaluate_split(model, val, VOCAB)[1]
+    assert history.lr == pytest.approx([capstone.learning_rate(s, 10, 3e-3, 3, "cosine", 3e-4) for s in range(10)])
+    assert len(history.grad_norm) == 10 and all(norm > 0 for norm in history.grad_norm)
+
+
+def test_clipping_bounds_the_gradient_norm_of_the_update():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    inputs, labels = [torch.randn(8, 3) * 100], torch.randint(0, 2, (8,))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # no update: the gradients stay to be read
+    _, _, norm = capstone._step(model, inputs, labels, optimizer, None, clip_grad_norm=0.01)
+    after = torch.cat([p.grad.flatten() for p in model.parameters()]).norm().item()
+    assert norm > 1 and after == pytest.approx(0.01, rel=1e-4)
+    assert math.isnan(capstone._step(model, inputs, labels, optimizer, None)[2]), "not computed without clipping"
+
+
+def test_a_reloaded_state_dict_gives_the_same_logits(trained, corpus, tmp_path):
+    model, _ = trained
+    torch.save(model.state_dict(), tmp_path / "model.pt")
+    reloaded = capstone.build_model(seed=5)
+    reloaded.load_state_dict(torch.load(tmp_path / "model.pt", weights_only=True))
+    reloaded.eval()
+    *inputs, _ = next(batchify(corpus["test"], VOCAB, 500))
+    with torch.no_grad():
+        assert torch.equal(model(*inputs), reloaded(*inputs))
+        assert not torch.equal(capstone.build_model(seed=5)(*inputs), model(*inputs))
+
+
+# ---------------------------------------------------------------- baselines and the three tasks (section 7)
+
+def test_baselines_on_the_shipped_corpus_match_the_encoder(corpus):
+    """The reason for section 7: a bag of words solves the shipped corpus."""
+    assert capstone.bag_of_words_accuracy(corpus["train"], corpus["test"], VOCAB) >= 0.99
+    assert 0.9 < capstone.neighbour_accuracy(corpus["train"], corpus["test"]) < 1.0
+
+
+def test_minimal_pairs_need_positions():
+    from course import data
+
+    splits = data.word_order_corpus()
+    assert capstone.bag_of_words_accuracy(splits["train"], splits["test"], VOCAB) == 0.5
+    assert 0.6 < capstone.neighbour_accuracy(splits["train"], splits["test"]) < 0.9
+    settings = dict(epochs=3, batch_size=32, warmup_steps=10, clip_grad_norm=1.0, eval_every=1000, n_layers=1)
+    _, without = capstone.train_on(splits, seed=0, positions=False, **settings)
+    _, with_positions = capstone.train_on(splits, seed=0, **settings)
+    assert without.final_test_accuracy == 0.5, "without positions the encoder sees a bag of words"
+    assert with_positions.final_test_accuracy >= 0.9
+    assert len(with_positions.val_accuracy) == 1 and len(with_positions.test_accuracy) == 1
+
+
+def test_two_hops_two_layers_beat_one():
+    """Notebook 10's claim, with its settings and seeds: 1 layer clearly below 2 on the two-hop task."""
+    from course import data
+
+    splits = data.two_hop_corpus()
+    assert capstone.bag_of_words_accuracy(splits["train"], splits["test"], VOCAB) == 0.5
+    assert capstone.neighbour_accuracy(splits["train"], splits["test"]) == 0.5
+    settings = dict(epochs=4, batch_size=32, warmup_steps=10, clip_grad_norm=1.0, eval_every=1000)
+    scores = {layers: [capstone.train_on(splits, seed=seed, n_layers=layers, **settings)[1].final_test_accuracy
+                       for seed in (0, 1, 2)] for layers in (1, 2)}
+    assert min(scores[2]) >= 0.9 and sum(scores[2]) / 3 > sum(scores[1]) / 3 + 0.05, scores
+
+
+def test_train_on_without_positions_replaces_the_positional_encoding():
+    from course import data
+
+    model, _ = capstone.train_on(data.word_order_corpus(n_train=64, n_val=0, n_test=64), positions=False,
+                                 epochs=1, n_layers=1)
+    assert isinstance(model.encoder.pos_encoding, torch.nn.Identity)

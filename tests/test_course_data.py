@@ -271,3 +271,105 @@ def test_importing_data_does_not_import_torch():
     code = "import sys, course.data; assert 'torch' not in sys.modules"
     repo_root = pathlib.Path(__file__).resolve().parents[1]
     subprocess.run([sys.executable, "-c", code], check=True, cwd=repo_root)
+
+
+# ---------------------------------------------------------------- the three tasks of notebook 10, section 7
+
+from collections import Counter  # noqa: E402
+
+from course import data  # noqa: E402
+
+
+def _pairs_in(split):
+    """The sentences of a split grouped by their bag of words: {sorted words: [labels]}."""
+    groups = {}
+    for ex in split:
+        groups.setdefault(tuple(sorted(ex.words)), []).append(ex.label)
+    return groups
+
+
+def test_every_minimal_pair_has_the_same_words_and_opposite_senses():
+    pairs = data.word_order_pairs(seed=0)
+    assert len(pairs) == 3456  # 2 families x 8 who x 3 verbs x 2 (before/after) x 6 things x 6 endings
+    for fire, sport in pairs:
+        assert (fire.label, sport.label) == (FIRE, SPORT)
+        assert Counter(fire.words) == Counter(sport.words)
+        assert fire.words != sport.words
+        assert fire.words[fire.match_index] == sport.words[sport.match_index] == "match"
+        assert fire.words.count("match") == 1
+    assert len({ex.words for pair in pairs for ex in pair}) == 2 * len(pairs), "no sentence twice"
+
+
+def test_word_order_corpus_keeps_whole_pairs_in_one_split():
+    splits = data.word_order_corpus(seed=0)
+    assert {name: len(split) for name, split in splits.items()} == {"train": 1000, "val": 200, "test": 400}
+    for split in splits.values():
+        groups = _pairs_in(split)  # whole pairs: each bag of words has as many fire as sport sentences
+        assert all(labels.count(FIRE) == labels.count(SPORT) for labels in groups.values())
+        assert sum(ex.label for ex in split) == len(split) // 2
+    words = {name: {ex.words for ex in split} for name, split in splits.items()}
+    assert not (words["train"] & words["val"] or words["train"] & words["test"] or words["val"] & words["test"])
+    assert data.word_order_corpus(seed=0) == splits and data.word_order_corpus(seed=1) != splits
+    with pytest.raises(ValueError, match="even"):
+        data.word_order_corpus(n_train=11)
+    with pytest.raises(ValueError, match="pairs asked for"):
+        data.word_order_corpus(n_train=10_000)
+
+
+def test_two_hop_pairs_read_the_second_match_whose_neighbours_are_the_same():
+    pairs = data.two_hop_pairs(seed=0)
+    assert len(pairs) == len(data.word_order_pairs(seed=0))
+    for fire, sport in pairs:
+        assert (fire.label, sport.label) == (FIRE, SPORT)
+        assert Counter(fire.words) == Counter(sport.words)
+        for ex in (fire, sport):
+            assert ex.words.count("match") == 2
+            assert ex.words[ex.match_index] == "match" and "match" not in ex.words[ex.match_index + 1:]
+        # everything from the comma that starts the second clause to the end is the same in both
+        tail = len(fire.words) - fire.words.index(",", fire.words.index("match") + 1)
+        assert fire.match_index == sport.match_index and fire.words[-tail:] == sport.words[-tail:]
+        assert len(fire.words) - fire.match_index <= tail, "the read match is in the shared clause"
+    # no word decides the sense: every word occurs equally often in both senses
+    counts = [Counter(), Counter()]
+    for pair in pairs:
+        for ex in pair:
+            counts[ex.label].update(ex.words)
+    assert counts[FIRE] == counts[SPORT]
+
+
+def test_two_hop_corpus_splits_whole_pairs():
+    splits = data.two_hop_corpus(seed=0)
+    assert {name: len(split) for name, split in splits.items()} == {"train": 1000, "val": 200, "test": 400}
+    for split in splits.values():  # two pairs may share a bag of words: each bag has as many fire as sport
+        assert all(labels.count(FIRE) == labels.count(SPORT) for labels in _pairs_in(split).values())
+    assert data.two_hop_corpus(seed=0) == splits
+
+
+def test_template_split_never_trains_on_a_held_out_template():
+    for seed in (0, 1, 2):
+        held = data.held_out_templates(seed)
+        assert all(len(templates) == 2 for templates in held.values())
+        splits = data.template_split(seed=seed)
+        assert {name: len(split) for name, split in splits.items()} == \
+            {"train": 1600, "val": 200, "test": 200, "held_out": 200}
+        for name, split in splits.items():
+            templates = {data.template_of(ex.words) for ex in split}
+            if name == "held_out":
+                assert templates <= {(label, t) for label, ts in held.items() for t in ts}
+            else:
+                assert not templates & {(label, t) for label, ts in held.items() for t in ts}
+            assert sum(ex.label for ex in split) == len(split) // 2
+            assert all(data.template_of(ex.words)[0] == ex.label for ex in split)
+        sentences = [ex.words for split in splits.values() for ex in split]
+        assert len(sentences) == len(set(sentences)), "no sentence in two splits"
+    assert data.held_out_templates(0) != data.held_out_templates(1)
+    assert data.template_split(seed=0) == data.template_split(seed=0)
+    with pytest.raises(ValueError):
+        data.held_out_templates(per_sense=0)
+    with pytest.raises(KeyError):
+        data.template_of(("no", "such", "sentence"))
+
+
+def test_template_of_finds_the_template_of_the_course_notes_fire_sentence():
+    assert data.template_of("strike the match so it will burn .".split()) == (FIRE, 0)
+    assert data.template_of("they won the tennis match .".split()) == (SPORT, 0)
