@@ -487,3 +487,21 @@ def train_on(splits: dict[str, Sequence[MatchExample]], seed: int = 0, positions
     history = fit(model, splits["train"], splits[test], vocab, seed=seed, val=splits.get("val") or None,
                   progress=progress, **settings)
     return model, history
+
+
+# ---------------------------------------------------------------- saving and loading (notebook 10, section 6)
+
+def save_weights(model: nn.Module, path) -> None:
+    """Write ``model.state_dict()`` (every parameter and buffer, by name) to ``path`` with ``torch.save``."""
+    torch.save(model.state_dict(), path)
+
+
+def load_weights(model: nn.Module, path) -> nn.Module:
+    """Load the ``state_dict`` saved at ``path`` into ``model`` (same architecture) and return it in eval mode.
+
+    ``torch.load(path, weights_only=True)`` reads tensors only, never arbitrary Python objects: the
+    safe way to read a file someone else made. ``load_state_dict`` is strict: a missing or extra
+    name, or a tensor of another shape, is an error.
+    """
+    model.load_state_dict(torch.load(path, weights_only=True))
+    return model.eval()

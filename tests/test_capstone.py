@@ -297,10 +297,9 @@ def test_clipping_bounds_the_gradient_norm_of_the_update():
 
 def test_a_reloaded_state_dict_gives_the_same_logits(trained, corpus, tmp_path):
     model, _ = trained
-    torch.save(model.state_dict(), tmp_path / "model.pt")
-    reloaded = capstone.build_model(seed=5)
-    reloaded.load_state_dict(torch.load(tmp_path / "model.pt", weights_only=True))
-    reloaded.eval()
+    capstone.save_weights(model, tmp_path / "model.pt")
+    reloaded = capstone.load_weights(capstone.build_model(seed=5).train(), tmp_path / "model.pt")
+    assert not reloaded.training
     *inputs, _ = next(batchify(corpus["test"], VOCAB, 500))
     with torch.no_grad():
         assert torch.equal(model(*inputs), reloaded(*inputs))
