@@ -12,6 +12,7 @@ a probe's accuracy must be read against, and the splits that make a probe test m
 - ``type_lookup_accuracy``: the baseline that reads nothing but the word: its most frequent label
   in the training part.
 - ``bag_of_words``: the input-only baseline for a sentence label: word counts, word order ignored.
+- ``position_features``: the baseline for a word label that knows where a word is, not which word.
 - ``is_distractor``: a sentence of one sense that contains words of the other sense.
 
 Every function works on CPU tensors and is deterministic (same inputs, same output).
@@ -28,7 +29,7 @@ import torch.nn.functional as F
 from course.data import FEATURES_PATH, MatchExample
 
 __all__ = ["logistic_probe_accuracy", "control_labels", "held_out_types", "type_lookup_accuracy",
-           "bag_of_words", "is_distractor", "spread"]
+           "bag_of_words", "position_features", "is_distractor", "spread"]
 
 
 def _as_layers(hidden_states) -> torch.Tensor:
@@ -165,6 +166,25 @@ def bag_of_words(examples: Sequence[MatchExample], vocab: dict[str, int], leave_
             if word not in leave_out:
                 counts[row, vocab[word]] += 1
     return counts
+
+
+def position_features(examples: Sequence[MatchExample], max_len: int | None = None) -> torch.Tensor:
+    """Where each token is, and nothing about which word it is: for every token of every sentence,
+    in order (as ``capstone.probe_data`` lists them), a one-hot of its position from the start
+    followed by a one-hot of its position from the end: (M, 2 * max_len) float64. ``max_len``
+    defaults to the longest sentence. A probe on these reads what the slot alone says (the last
+    token is punctuation, the first is often a determiner or a pronoun)."""
+    max_len = max(len(example.words) for example in examples) if max_len is None else max_len
+    rows = []
+    for example in examples:
+        n = len(example.words)
+        if n > max_len:
+            raise ValueError(f"a sentence of {n} tokens is longer than max_len={max_len}")
+        for i in range(n):
+            row = torch.zeros(2 * max_len, dtype=torch.float64)
+            row[i] = row[max_len + n - 1 - i] = 1.0
+            rows.append(row)
+    return torch.stack(rows)
 
 
 @functools.lru_cache(maxsize=1)

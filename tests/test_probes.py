@@ -123,6 +123,19 @@ def test_bag_of_words_counts_words_and_ignores_order_and_match():
     assert bag[0, vocab["the"]] == 2 and bag[0, vocab["match"]] == 0 and bag[0].sum() == 7
 
 
+def test_position_features_say_where_not_which_word():
+    a = _example("they won the tennis match .", SPORT)
+    b = _example("strike the match .", FIRE)
+    features = probes.position_features([a, b])
+    assert features.shape == (6 + 4, 12)
+    assert features.sum(dim=1).tolist() == [2.0] * 10
+    assert features[5].nonzero().flatten().tolist() == [5, 6]  # "." of a: 6th from the start, last from the end
+    assert features[9].nonzero().flatten().tolist() == [3, 6]  # "." of b: 4th from the start, last from the end
+    assert not torch.equal(features[2], features[7])  # "the" in a and in b: other slots
+    with pytest.raises(ValueError, match="longer"):
+        probes.position_features([a], max_len=4)
+
+
 def test_is_distractor_flags_the_other_senses_words():
     assert probes.is_distractor(_example("after the tennis game , he struck a match to light the fire .", FIRE))
     assert probes.is_distractor(_example("the fans lit flares before the football match .", SPORT))
