@@ -455,7 +455,8 @@ def load_minilm(block_class: type[nn.Module] | None = None, device: str | torch.
     except Exception as err:  # a student's block may fail in any way: fall back, and say so
         reason = " ".join(str(err).split())  # one line, even for load_state_dict's list of names
         reason = reason if len(reason) <= 400 else reason[:397] + "..."
-        print(f"your {name} could not run MiniLM ({type(err).__name__}: {reason}); using the given EncoderBlock instead")
+        what = f"{type(err).__name__}: {reason}" if reason else type(err).__name__  # NotImplementedError() says nothing
+        print(f"your {name} could not run MiniLM ({what}); using the given EncoderBlock instead")
         return reference.to(device)
     shown = " ".join(f"{d:.1e}" for d in differences[1:])
     if not max(differences) <= TOLERANCE:  # (also catches NaN)
