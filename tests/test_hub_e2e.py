@@ -152,12 +152,27 @@ def _end(recorded: dict[int, str], hub: subprocess.Popen | None) -> None:
         except subprocess.TimeoutExpired:
             hub.kill()
             hub.wait(timeout=10)
+    for pid in _alive(recorded):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    deadline = time.monotonic() + 15
+    while _alive(recorded) and time.monotonic() < deadline:  # SIGKILL is delivered, not yet done
+        time.sleep(0.2)
+
+
+def _alive(recorded: dict[int, str]) -> list[int]:
+    """The recorded processes still running (same pid, same start time; a zombie has ended)."""
+    alive = []
     for pid, start in recorded.items():
         try:
-            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19] == start:
-                os.kill(pid, signal.SIGKILL)
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
-            pass
+            continue
+        if fields[19] == start and fields[0] != "Z":
+            alive.append(pid)
+    return alive
 
 
 def _build_module():
@@ -378,7 +393,11 @@ def test_a_class_on_jupyterhub():
 
         # ------------------------------------------------------------------ the instructor: formgrader, in its own tab
         context, page = log_in(instructor)
-        page.goto(f"{url}/user/{instructor}/formgrader")
+        page.get_by_role("menuitem", name="Nbgrader").click()
+        items = page.locator(".lm-Menu").last.inner_text()
+        assert "Formgrader" in items and "Create assignment" in items, items  # the instructor's tools are hers
+        page.keyboard.press("Escape")
+        page.goto(f"{url}/user/{instructor}/formgrader")  # in its own tab: embedded in JupyterLab it is blank
         row = page.locator("#main-table tr").filter(has_text=NOTEBOOK)
         expect(row).to_contain_text("released", timeout=WAIT_MS)
         row.locator("td").nth(7).locator("a").click()  # Collect
@@ -450,8 +469,7 @@ def test_a_class_on_jupyterhub():
         shutil.rmtree(base, ignore_errors=True)
     left = [u for u in created if subprocess.run(["id", u], capture_output=True).returncode == 0]
     assert not left, f"users left behind: {left}"
-    alive = [pid for pid, start in recorded.items() if Path(f"/proc/{pid}").exists()
-             and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19] == start]
+    alive = _alive(recorded)
     assert not alive, f"processes left running: {alive}"
 
 
