@@ -14,7 +14,7 @@ What it does, each step idempotent:
    the server, nbgrader's instructor panels hidden in JupyterLab), and the instructors' own config
    folder ``PREFIX/instructor`` that turns them back on (the hub points ``JUPYTER_CONFIG_PATH`` at it
    in the instructors' servers only; nbgrader's documented ``jupyter server extension disable --user``
-   route fails with current jupyter_server: "Extension locked at a higher level");
+   route fails with current jupyter_server: "Validation failed");
 4. makes the exchange (``--exchange``) writable by all, as nbgrader needs, and keeps everything
    else private: the course repository 0700 (it holds ``grader.toml``'s secret, ``solutions/`` and
    ``nbgrader/source/``), ``grader.toml`` 0600, every user's home 0700;
