@@ -390,6 +390,8 @@ def test_a_class_on_jupyterhub():
                 assert denied.returncode != 0 and "Permission denied" in denied.stderr, (student, denied.stdout[:200])
             listing = as_user(student, "ls", inbound, check=False)
             assert listing.returncode != 0 and "Permission denied" in listing.stderr, listing.stdout
+            moved = as_user(student, "mv", exchange / "transformer-course", exchange / f"moved-by-{student}", check=False)
+            assert moved.returncode != 0 and (exchange / "transformer-course").is_dir(), moved.stderr  # sticky
 
         # ------------------------------------------------------------------ the instructor: formgrader, in its own tab
         context, page = log_in(instructor)

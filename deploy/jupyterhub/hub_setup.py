@@ -15,7 +15,8 @@ What it does, each step idempotent:
    folder ``PREFIX/instructor`` that turns them back on (the hub points ``JUPYTER_CONFIG_PATH`` at it
    in the instructors' servers only; nbgrader's documented ``jupyter server extension disable --user``
    route fails with current jupyter_server: "Validation failed");
-4. makes the exchange (``--exchange``) writable by all, as nbgrader needs, and keeps everything
+4. makes the exchange (``--exchange``) writable by all, as nbgrader needs (sticky: nobody moves
+   another user's folders), and keeps everything
    else private: the course repository 0700 (it holds ``grader.toml``'s secret, ``solutions/`` and
    ``nbgrader/source/``), ``grader.toml`` 0600, every user's home 0700;
 5. writes ``PREFIX/hub.json``, what ``deploy/jupyterhub/jupyterhub_config.py`` reads (``make hub``).
@@ -237,7 +238,9 @@ def main(argv=None) -> int:
     env = make_env(prefix, args.python, wheel, args.site_packages)
     instructor_config = write_jupyter_config(prefix, env, args.exchange, course)
     args.exchange.mkdir(parents=True, exist_ok=True)
-    os.chmod(args.exchange, 0o777)  # nbgrader: every user writes the exchange (it guards inbound/ itself)
+    # nbgrader: every user writes the exchange (it guards inbound/ itself); sticky, as /tmp, so that nobody
+    # renames or deletes what another user made there (the course's folder, with the released notebooks)
+    os.chmod(args.exchange, 0o1777)
     make_private(course, instructor, users)
     state = prefix / "state"
     state.mkdir(exist_ok=True)
