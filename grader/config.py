@@ -99,8 +99,16 @@ def write_new(path: str | os.PathLike = DEFAULT_FILE) -> Path:
 
 def readable_by_others(folder: Path) -> list[Path]:
     """Which of ``folder`` (the course), its solutions/ and its grader.toml other users of this machine
-    may read: on a shared machine (a JupyterHub) students are other users."""
+    may read: on a shared machine (a JupyterHub) students are other users.
+    A path counts only where others can also reach it: every folder above it must let them through
+    (o+x), so a private course folder (0700, as the hub set-up makes it) hides its solutions/ too."""
     import stat
+
+    def reachable(path: Path) -> bool:
+        try:
+            return all(parent.stat().st_mode & stat.S_IXOTH for parent in path.resolve().parents)
+        except OSError:
+            return False
 
     found = []
     for path in (folder, folder / "solutions", folder / DEFAULT_FILE):
@@ -108,6 +116,6 @@ def readable_by_others(folder: Path) -> list[Path]:
             mode = path.stat().st_mode
         except OSError:
             continue
-        if mode & (stat.S_IROTH | stat.S_IXOTH if path.is_dir() else stat.S_IROTH):
+        if mode & (stat.S_IROTH | stat.S_IXOTH if path.is_dir() else stat.S_IROTH) and reachable(path):
             found.append(path)
     return found

@@ -8,9 +8,11 @@ without solutions/, nbgrader's formgrader said "Successfully autograded" and a p
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -102,7 +104,19 @@ def test_solutions_can_be_named_in_the_config(tmp_path, monkeypatch):
 
 
 def test_init_writes_the_secret_for_the_instructor_alone_and_warns_about_a_readable_course(tmp_path):
-    course = tmp_path / "course"
+    # a folder other users can reach (pytest's tmp_path is under a 0700 folder: nothing in it is exposed)
+    reachable = Path(tempfile.mkdtemp(dir="/var/tmp" if os.path.isdir("/var/tmp") else None, prefix="grader-init-"))
+    try:
+        _init_warnings(tmp_path, reachable)
+    finally:
+        shutil.rmtree(reachable)
+
+
+def _init_warnings(tmp_path, reachable):
+    if any(not p.stat().st_mode & stat.S_IXOTH for p in reachable.parents):
+        pytest.skip(f"{reachable} sits in a folder other users cannot enter: nothing there can be exposed")
+    os.chmod(reachable, 0o755)
+    course = reachable / "course"
     (course / "solutions").mkdir(parents=True)
     os.chmod(course, 0o755)  # as a fresh clone in a home folder usually is
     os.chmod(course / "solutions", 0o755)
@@ -118,3 +132,16 @@ def test_init_writes_the_secret_for_the_instructor_alone_and_warns_about_a_reada
     quiet = subprocess.run([sys.executable, "-m", "grader", "init"], cwd=course, env=_env(tmp_path),
                            capture_output=True, text=True, timeout=120)
     assert quiet.returncode == 0 and "warning" not in quiet.stderr
+    # a private course hides what is inside it, whatever those folders' own modes (the hub set-up's 0700)
+    os.chmod(course / "solutions", 0o755)
+    (course / "grader.toml").unlink()
+    private = subprocess.run([sys.executable, "-m", "grader", "init"], cwd=course, env=_env(tmp_path),
+                             capture_output=True, text=True, timeout=120)
+    assert private.returncode == 0 and "warning" not in private.stderr, private.stderr
+    # and an open course folder inside a private one is not exposed either
+    os.chmod(course, 0o755)
+    os.chmod(reachable, 0o700)
+    (course / "grader.toml").unlink()
+    inside = subprocess.run([sys.executable, "-m", "grader", "init"], cwd=course, env=_env(tmp_path),
+                            capture_output=True, text=True, timeout=120)
+    assert inside.returncode == 0 and "warning" not in inside.stderr, inside.stderr
