@@ -420,13 +420,11 @@ def bag_of_words_accuracy(train: Sequence[MatchExample], test: Sequence[MatchExa
     Fitted on ``train`` by full-batch L-BFGS (``steps`` iterations, an L2 penalty ``l2`` on the weights);
     a tie (logit exactly 0) counts as fire. The baseline a task must beat to show that order matters.
     """
+    from course.probes import bag_of_words
+
     def counts(examples):
-        rows = torch.zeros(len(examples), len(vocab), dtype=torch.float64)
-        for i, ex in enumerate(examples):
-            for word in ex.words:
-                if word not in ignore:
-                    rows[i, vocab.get(word, vocab["<unk>"])] += 1
-        return rows, torch.tensor([float(ex.label) for ex in examples], dtype=torch.float64)
+        return (bag_of_words(examples, vocab, leave_out=ignore),
+                torch.tensor([float(ex.label) for ex in examples], dtype=torch.float64))
 
     x, y = counts(train)
     weights = torch.zeros(len(vocab), dtype=torch.float64, requires_grad=True)

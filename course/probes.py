@@ -159,12 +159,13 @@ def type_lookup_accuracy(words: Sequence[str], labels, train=0.8) -> float:
 
 def bag_of_words(examples: Sequence[MatchExample], vocab: dict[str, int], leave_out: Sequence[str] = ("match",)) -> torch.Tensor:
     """The input-only view of each sentence: how often each vocabulary word occurs in it, word
-    order ignored (``leave_out``, "match" by default, is not counted): (N, V) float64."""
+    order ignored (``leave_out``, "match" by default, is not counted; a word outside the vocabulary
+    counts as ``<unk>``): (N, V) float64. Notebook 10's bag-of-words baseline fits on the same counts."""
     counts = torch.zeros(len(examples), len(vocab), dtype=torch.float64)
     for row, example in enumerate(examples):
         for word in example.words:
             if word not in leave_out:
-                counts[row, vocab[word]] += 1
+                counts[row, vocab.get(word, vocab["<unk>"])] += 1
     return counts
 
 
